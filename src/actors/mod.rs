@@ -1,0 +1,60 @@
+//! Actors own the state. Each keeps its aggregates in memory (loaded from the store at
+//! start), is the only writer of its trees, and answers a command only once the change
+//! is durable.
+//!
+//! Architecture Invariant: only actors change state. HTTP handlers and WebSocket
+//! sessions send messages; they never write to the store themselves.
+
+pub mod users;
+
+use crate::store::{Batch, Commit, Store, StoreError};
+use crate::domain::Timestamp;
+use actix::ResponseFuture;
+
+/// The answer to a command: resolves once its change is durable.
+pub type Reply<T, E> = ResponseFuture<Result<T, E>>;
+
+/// Commits `batch`; on success runs `apply` (the in-memory change) and answers `value`
+/// once the batch is durable. On a storage error memory is left untouched.
+pub(crate) fn commit_then<T, E>(
+    store: &Store,
+    batch: Batch,
+    now: Timestamp,
+    apply: impl FnOnce(&Commit) -> T,
+) -> Reply<T, E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    match store.commit(batch, now) {
+        Ok(commit) => {
+            let value = apply(&commit);
+            Box::pin(async move {
+                commit.durable().await?;
+                Ok(value)
+            })
+        }
+        Err(e) => Box::pin(async move { Err(e.into()) }),
+    }
+}
+
+/// Answers `result` once everything committed so far is durable. Used for answers
+/// decided from memory that may hold changes not yet on disk (a refusal because of a
+/// claim that a crash could still take back must not be sent before that claim is safe).
+pub(crate) fn after_barrier<T, E>(store: &Store, result: Result<T, E>) -> Reply<T, E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    let store = store.clone();
+    Box::pin(async move {
+        store.barrier().await?;
+        result
+    })
+}
+
+/// Reads the next id for `name`: the stored counter, but never below `max + 1`.
+pub(crate) fn next_id(store: &Store, name: &str, max: Option<u64>) -> Result<u64, StoreError> {
+    let stored: Option<u64> = store.meta(name)?;
+    Ok(stored.unwrap_or(1).max(max.map_or(1, |m| m + 1)))
+}

@@ -1,0 +1,476 @@
+//! `UserActor`: the only writer of user accounts and device sessions.
+//!
+//! It answers every authenticated request (`Authenticate`), which is how roles are read
+//! from the user store on every request and how a revoked device session stops working
+//! at once.
+
+use super::{after_barrier, commit_then, next_id, Reply};
+use crate::clock::SharedClock;
+use crate::domain::user::{
+    check_role_change, DeviceSession, ProfileChange, RefreshVerdict, Role, RoleChangeError, Roles,
+    User,
+};
+use crate::domain::{SessionId, UserId};
+use crate::store::{Batch, Store, StoreError};
+use actix::prelude::*;
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("no such user or session")]
+    NotFound,
+    #[error("the token or session is not valid")]
+    TokenNotValid,
+    #[error("{0}")]
+    RoleChange(#[from] RoleChangeError),
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+pub struct UserActor {
+    store: Store,
+    clock: SharedClock,
+    users: HashMap<UserId, User>,
+    by_email: HashMap<String, UserId>,
+    sessions: HashMap<SessionId, DeviceSession>,
+    next_user: u64,
+    next_session: u64,
+    /// Emails that hold the director role whatever the store says.
+    bootstrap_directors: Vec<String>,
+    refresh_ttl: chrono::Duration,
+}
+
+const NEXT_USER: &str = "next_id.users";
+const NEXT_SESSION: &str = "next_id.device_sessions";
+
+impl UserActor {
+    /// Loads every account and session, and grants bootstrap directors their role.
+    pub fn load(
+        store: Store,
+        clock: SharedClock,
+        bootstrap_directors: &[String],
+        refresh_ttl_days: u64,
+    ) -> Result<UserActor, StoreError> {
+        let users: Vec<User> = store.load_all()?;
+        let sessions: Vec<DeviceSession> = store.load_all()?;
+        let next_user = next_id(&store, NEXT_USER, users.last().map(|u| u.id.0))?;
+        let next_session = next_id(&store, NEXT_SESSION, sessions.last().map(|s| s.id.0))?;
+        let mut actor = UserActor {
+            by_email: users.iter().map(|u| (u.email.clone(), u.id)).collect(),
+            users: users.into_iter().map(|u| (u.id, u)).collect(),
+            sessions: sessions.into_iter().map(|s| (s.id, s)).collect(),
+            next_user,
+            next_session,
+            bootstrap_directors: bootstrap_directors
+                .iter()
+                .filter_map(|e| crate::domain::user::normalize_email(e))
+                .collect(),
+            refresh_ttl: chrono::Duration::days(refresh_ttl_days as i64),
+            store,
+            clock,
+        };
+        actor.grant_bootstrap_directors()?;
+        Ok(actor)
+    }
+
+    fn grant_bootstrap_directors(&mut self) -> Result<(), StoreError> {
+        let mut batch = Batch::new();
+        let mut changed = Vec::new();
+        for email in &self.bootstrap_directors {
+            if let Some(user) = self.by_email.get(email).and_then(|id| self.users.get(id)) {
+                if !user.roles.has(Role::Director) {
+                    let mut user = user.clone();
+                    user.roles = user.roles.with(Role::Director);
+                    batch.put(&user);
+                    changed.push(user);
+                }
+            }
+        }
+        if !changed.is_empty() {
+            // Start-up is not answering anyone, so it need not wait for the disk here;
+            // the next acknowledged write (or the shutdown flush) covers it.
+            let _ = self.store.commit(batch, self.clock.now())?;
+            for user in changed {
+                self.users.insert(user.id, user);
+            }
+        }
+        Ok(())
+    }
+
+    fn with_bootstrap(&self, email: &str, roles: Roles) -> Roles {
+        if self.bootstrap_directors.iter().any(|e| e == email) {
+            roles.with(Role::Director)
+        } else {
+            roles
+        }
+    }
+
+    fn live_session(&self, id: SessionId) -> Option<&DeviceSession> {
+        self.sessions
+            .get(&id)
+            .filter(|s| s.is_live(self.clock.now()))
+    }
+
+    fn new_session(&mut self, user: UserId, device: String, external_token: Option<String>) -> DeviceSession {
+        let now = self.clock.now();
+        let session = DeviceSession {
+            id: SessionId(self.next_session),
+            user,
+            device,
+            created: now,
+            last_used: now,
+            generation: 0,
+            expires: now + self.refresh_ttl,
+            revoked: false,
+            external_token,
+        };
+        self.next_session += 1;
+        session
+    }
+}
+
+impl Actor for UserActor {
+    type Context = Context<Self>;
+}
+
+/// Creates a local account. The password is hashed before it reaches the actor.
+#[derive(Message)]
+#[rtype(result = "Result<User, UserError>")]
+pub struct CreateUser {
+    pub email: String,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub roles: Roles,
+}
+
+impl Handler<CreateUser> for UserActor {
+    type Result = Reply<User, UserError>;
+
+    fn handle(&mut self, msg: CreateUser, _: &mut Context<Self>) -> Self::Result {
+        if self.by_email.contains_key(&msg.email) {
+            return after_barrier(&self.store, Err(UserError::EmailTaken));
+        }
+        let now = self.clock.now();
+        let user = User {
+            id: UserId(self.next_user),
+            roles: self.with_bootstrap(&msg.email, msg.roles),
+            email: msg.email,
+            name: msg.name,
+            password_hash: msg.password_hash,
+            slack_id: None,
+            phone: None,
+            created: now,
+        };
+        let mut batch = Batch::new();
+        batch.put(&user).meta(NEXT_USER, &(user.id.0 + 1));
+        commit_then(&self.store, batch, now, |_| {
+            self.next_user += 1;
+            self.by_email.insert(user.email.clone(), user.id);
+            self.users.insert(user.id, user.clone());
+            user
+        })
+    }
+}
+
+/// The account with this email and its password hash, for a local login.
+#[derive(Message)]
+#[rtype(result = "Option<User>")]
+pub struct FindByEmail(pub String);
+
+impl Handler<FindByEmail> for UserActor {
+    type Result = Option<User>;
+
+    fn handle(&mut self, msg: FindByEmail, _: &mut Context<Self>) -> Option<User> {
+        self.by_email
+            .get(&msg.0)
+            .and_then(|id| self.users.get(id))
+            .cloned()
+    }
+}
+
+/// Records an identity vouched for by the LCS service: creates the account on first
+/// sight and takes the roles the service gives (plus bootstrap directors).
+#[derive(Message)]
+#[rtype(result = "Result<User, UserError>")]
+pub struct SyncExternalUser {
+    pub email: String,
+    pub name: String,
+    pub roles: Roles,
+}
+
+impl Handler<SyncExternalUser> for UserActor {
+    type Result = Reply<User, UserError>;
+
+    fn handle(&mut self, msg: SyncExternalUser, ctx: &mut Context<Self>) -> Self::Result {
+        let roles = self.with_bootstrap(&msg.email, msg.roles);
+        let Some(existing) = self.by_email.get(&msg.email).and_then(|id| self.users.get(id)) else {
+            return self.handle(
+                CreateUser {
+                    email: msg.email,
+                    name: msg.name,
+                    password_hash: None,
+                    roles,
+                },
+                ctx,
+            );
+        };
+        if existing.roles == roles {
+            return after_barrier(&self.store, Ok(existing.clone()));
+        }
+        let mut user = existing.clone();
+        user.roles = roles;
+        let mut batch = Batch::new();
+        batch.put(&user);
+        commit_then(&self.store, batch, self.clock.now(), |_| {
+            self.users.insert(user.id, user.clone());
+            user
+        })
+    }
+}
+
+/// Opens a device session for a user who just proved who they are.
+#[derive(Message)]
+#[rtype(result = "Result<(User, DeviceSession), UserError>")]
+pub struct OpenSession {
+    pub user: UserId,
+    pub device: String,
+    /// The identity service's token, kept to refresh roles from it later.
+    pub external_token: Option<String>,
+}
+
+impl Handler<OpenSession> for UserActor {
+    type Result = Reply<(User, DeviceSession), UserError>;
+
+    fn handle(&mut self, msg: OpenSession, _: &mut Context<Self>) -> Self::Result {
+        let Some(user) = self.users.get(&msg.user).cloned() else {
+            return after_barrier(&self.store, Err(UserError::NotFound));
+        };
+        let session = self.new_session(msg.user, msg.device, msg.external_token);
+        let mut batch = Batch::new();
+        batch.put(&session).meta(NEXT_SESSION, &(session.id.0 + 1));
+        commit_then(&self.store, batch, self.clock.now(), |_| {
+            self.sessions.insert(session.id, session.clone());
+            (user, session)
+        })
+    }
+}
+
+/// Rotates a device session's refresh token (generation `generation` presented).
+#[derive(Message)]
+#[rtype(result = "Result<(User, DeviceSession), UserError>")]
+pub struct Refresh {
+    pub session: SessionId,
+    pub generation: u64,
+}
+
+impl Handler<Refresh> for UserActor {
+    type Result = Reply<(User, DeviceSession), UserError>;
+
+    fn handle(&mut self, msg: Refresh, _: &mut Context<Self>) -> Self::Result {
+        let now = self.clock.now();
+        let Some(session) = self.sessions.get(&msg.session).cloned() else {
+            return after_barrier(&self.store, Err(UserError::TokenNotValid));
+        };
+        let Some(user) = self.users.get(&session.user).cloned() else {
+            return after_barrier(&self.store, Err(UserError::TokenNotValid));
+        };
+        let mut next = session.clone();
+        let verdict = session.judge_refresh(msg.generation, now);
+        match verdict {
+            RefreshVerdict::Refuse => return after_barrier(&self.store, Err(UserError::TokenNotValid)),
+            RefreshVerdict::Reuse => next.revoked = true,
+            RefreshVerdict::Rotate => {
+                next.generation += 1;
+                next.last_used = now;
+                next.expires = now + self.refresh_ttl;
+            }
+        }
+        let mut batch = Batch::new();
+        batch.put(&next);
+        let store = self.store.clone();
+        let commit = commit_then::<_, UserError>(&store, batch, now, |_| {
+            self.sessions.insert(next.id, next.clone());
+            (user, next)
+        });
+        Box::pin(async move {
+            let (user, session) = commit.await?;
+            match verdict {
+                RefreshVerdict::Rotate => Ok((user, session)),
+                _ => Err(UserError::TokenNotValid),
+            }
+        })
+    }
+}
+
+/// Checks an access token's user and device session; answers the user as stored now,
+/// so role changes apply to the very next request.
+#[derive(Message)]
+#[rtype(result = "Result<User, UserError>")]
+pub struct Authenticate {
+    pub user: UserId,
+    pub session: SessionId,
+}
+
+impl Handler<Authenticate> for UserActor {
+    type Result = Result<User, UserError>;
+
+    fn handle(&mut self, msg: Authenticate, _: &mut Context<Self>) -> Self::Result {
+        self.live_session(msg.session)
+            .filter(|s| s.user == msg.user)
+            .and_then(|_| self.users.get(&msg.user))
+            .cloned()
+            .ok_or(UserError::TokenNotValid)
+    }
+}
+
+/// Revokes one of `user`'s device sessions.
+#[derive(Message)]
+#[rtype(result = "Result<(), UserError>")]
+pub struct RevokeSession {
+    pub user: UserId,
+    pub session: SessionId,
+}
+
+impl Handler<RevokeSession> for UserActor {
+    type Result = Reply<(), UserError>;
+
+    fn handle(&mut self, msg: RevokeSession, _: &mut Context<Self>) -> Self::Result {
+        let Some(session) = self.sessions.get(&msg.session).filter(|s| s.user == msg.user && !s.revoked) else {
+            return after_barrier(&self.store, Err(UserError::NotFound));
+        };
+        let mut revoked = session.clone();
+        revoked.revoked = true;
+        let mut batch = Batch::new();
+        batch.put(&revoked);
+        commit_then(&self.store, batch, self.clock.now(), |_| {
+            self.sessions.insert(revoked.id, revoked);
+        })
+    }
+}
+
+/// A user's live device sessions, oldest first.
+#[derive(Message)]
+#[rtype(result = "Vec<DeviceSession>")]
+pub struct ListSessions(pub UserId);
+
+impl Handler<ListSessions> for UserActor {
+    type Result = MessageResult<ListSessions>;
+
+    fn handle(&mut self, msg: ListSessions, _: &mut Context<Self>) -> Self::Result {
+        let now = self.clock.now();
+        let mut list: Vec<DeviceSession> = self
+            .sessions
+            .values()
+            .filter(|s| s.user == msg.0 && s.is_live(now))
+            .cloned()
+            .collect();
+        list.sort_by_key(|s| s.id);
+        MessageResult(list)
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<User, UserError>")]
+pub struct UpdateProfile {
+    pub user: UserId,
+    pub change: ProfileChange,
+}
+
+impl Handler<UpdateProfile> for UserActor {
+    type Result = Reply<User, UserError>;
+
+    fn handle(&mut self, msg: UpdateProfile, _: &mut Context<Self>) -> Self::Result {
+        let Some(mut user) = self.users.get(&msg.user).cloned() else {
+            return after_barrier(&self.store, Err(UserError::NotFound));
+        };
+        msg.change.apply(&mut user);
+        let mut batch = Batch::new();
+        batch.put(&user);
+        commit_then(&self.store, batch, self.clock.now(), |_| {
+            self.users.insert(user.id, user.clone());
+            user
+        })
+    }
+}
+
+/// Replaces a user's roles (directors only).
+#[derive(Message)]
+#[rtype(result = "Result<User, UserError>")]
+pub struct SetRoles {
+    pub by: UserId,
+    pub target: UserId,
+    pub roles: Roles,
+}
+
+impl Handler<SetRoles> for UserActor {
+    type Result = Reply<User, UserError>;
+
+    fn handle(&mut self, msg: SetRoles, _: &mut Context<Self>) -> Self::Result {
+        let by_roles = self.users.get(&msg.by).map(|u| u.roles).unwrap_or_default();
+        if let Err(e) = check_role_change(msg.by, by_roles, msg.target, msg.roles) {
+            return after_barrier(&self.store, Err(e.into()));
+        }
+        let Some(mut user) = self.users.get(&msg.target).cloned() else {
+            return after_barrier(&self.store, Err(UserError::NotFound));
+        };
+        user.roles = msg.roles;
+        let mut batch = Batch::new();
+        batch.put(&user);
+        commit_then(&self.store, batch, self.clock.now(), |_| {
+            self.users.insert(user.id, user.clone());
+            user
+        })
+    }
+}
+
+/// Users, optionally only those holding `role`, in id order.
+#[derive(Message)]
+#[rtype(result = "Vec<User>")]
+pub struct ListUsers {
+    pub role: Option<Role>,
+}
+
+impl Handler<ListUsers> for UserActor {
+    type Result = MessageResult<ListUsers>;
+
+    fn handle(&mut self, msg: ListUsers, _: &mut Context<Self>) -> Self::Result {
+        let mut users: Vec<User> = self
+            .users
+            .values()
+            .filter(|u| msg.role.is_none_or(|r| u.roles.has(r)))
+            .cloned()
+            .collect();
+        users.sort_by_key(|u| u.id);
+        MessageResult(users)
+    }
+}
+
+/// One user, by id.
+#[derive(Message)]
+#[rtype(result = "Option<User>")]
+pub struct GetUser(pub UserId);
+
+impl Handler<GetUser> for UserActor {
+    type Result = Option<User>;
+
+    fn handle(&mut self, msg: GetUser, _: &mut Context<Self>) -> Option<User> {
+        self.users.get(&msg.0).cloned()
+    }
+}
+
+/// The identity-service token of a session (for refreshing roles from it).
+#[derive(Message)]
+#[rtype(result = "Option<(String, String)>")]
+pub struct ExternalCredentials(pub SessionId);
+
+impl Handler<ExternalCredentials> for UserActor {
+    type Result = Option<(String, String)>;
+
+    fn handle(&mut self, msg: ExternalCredentials, _: &mut Context<Self>) -> Self::Result {
+        let session = self.sessions.get(&msg.0)?;
+        let email = self.users.get(&session.user)?.email.clone();
+        Some((email, session.external_token.clone()?))
+    }
+}

@@ -1,0 +1,187 @@
+//! Access tokens (HS256 JWTs) and refresh tokens.
+//!
+//! Expiry is checked against our own clock rather than jsonwebtoken's, so that time
+//! stays a dependency the tests control.
+//!
+//! A refresh token is `mq1.<session>.<generation>.<mac>` where `mac` is an HMAC of the
+//! session and generation under a key derived from the signing secret. Nothing secret
+//! is stored: the device session keeps only its current generation, and a token of an
+//! older generation is recognisable (it carries a valid MAC) as a replay.
+
+use crate::domain::user::{Role, User};
+use crate::domain::{SessionId, Timestamp};
+use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// The user id, as a string.
+    pub sub: String,
+    pub email: String,
+    pub name: String,
+    pub mentor: bool,
+    pub director: bool,
+    pub organizer: bool,
+    pub token_type: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    /// The device session; revoking it invalidates the token at once.
+    pub sid: u64,
+}
+
+/// The keys and lifetimes for minting and checking tokens.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    refresh_key: Vec<u8>,
+    pub access_ttl: chrono::Duration,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &[u8], access_ttl_seconds: u64) -> TokenKeys {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        let refresh_key = Sha256::new()
+            .chain_update(b"mentorq refresh token v1")
+            .chain_update(secret)
+            .finalize()
+            .to_vec();
+        TokenKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            refresh_key,
+            access_ttl: chrono::Duration::seconds(access_ttl_seconds as i64),
+        }
+    }
+
+    pub fn issue_access(&self, user: &User, session: SessionId, now: Timestamp) -> String {
+        let claims = AccessClaims {
+            sub: user.id.to_string(),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            mentor: user.roles.has(Role::Mentor),
+            director: user.roles.has(Role::Director),
+            organizer: user.roles.has(Role::Organizer),
+            token_type: "access".into(),
+            iat: now.timestamp(),
+            exp: (now + self.access_ttl).timestamp(),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            sid: session.0,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 encoding of plain claims cannot fail")
+    }
+
+    /// The claims of a well-signed, unexpired access token.
+    pub fn verify_access(&self, token: &str, now: Timestamp) -> Option<AccessClaims> {
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
+        let claims = data.claims;
+        (claims.token_type == "access" && claims.exp > now.timestamp()).then_some(claims)
+    }
+
+    fn mac(&self, session: SessionId, generation: u64) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.refresh_key).expect("any key length");
+        mac.update(&session.0.to_be_bytes());
+        mac.update(&generation.to_be_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    pub fn issue_refresh(&self, session: SessionId, generation: u64) -> String {
+        format!("mq1.{}.{}.{}", session.0, generation, self.mac(session, generation))
+    }
+
+    /// The session and generation of a refresh token we minted; `None` if forged.
+    pub fn verify_refresh(&self, token: &str) -> Option<(SessionId, u64)> {
+        let mut parts = token.trim().split('.');
+        let (Some("mq1"), Some(sid), Some(generation), Some(mac), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let session = SessionId(sid.parse().ok()?);
+        let generation: u64 = generation.parse().ok()?;
+        let expected = self.mac(session, generation);
+        // Compare in constant time: the MAC is the secret part.
+        let same = expected.len() == mac.len()
+            && expected
+                .bytes()
+                .zip(mac.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        same.then_some((session, generation))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::user::Roles;
+    use crate::domain::UserId;
+    use chrono::{Duration, TimeZone, Utc};
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(&[7u8; 32], 900)
+    }
+
+    fn user() -> User {
+        User {
+            id: UserId(42),
+            email: "ada@example.org".into(),
+            name: "Ada".into(),
+            password_hash: None,
+            roles: Roles::from_iter([Role::Mentor]),
+            slack_id: None,
+            phone: None,
+            created: now(),
+        }
+    }
+
+    fn now() -> Timestamp {
+        Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn an_access_token_carries_the_contract_claims() {
+        let token = keys().issue_access(&user(), SessionId(3), now());
+        let claims = keys().verify_access(&token, now()).unwrap();
+        assert_eq!(claims.sub, "42");
+        assert!(claims.mentor && !claims.director && !claims.organizer);
+        assert_eq!(claims.token_type, "access");
+        assert_eq!(claims.exp - claims.iat, 900);
+        assert_eq!(claims.sid, 3);
+    }
+
+    #[test]
+    fn an_expired_or_foreign_token_is_refused() {
+        let token = keys().issue_access(&user(), SessionId(3), now());
+        assert!(keys().verify_access(&token, now() + Duration::seconds(900)).is_none());
+        let other = TokenKeys::new(&[8u8; 32], 900);
+        assert!(other.verify_access(&token, now()).is_none());
+    }
+
+    #[test]
+    fn a_token_with_alg_none_is_refused() {
+        use base64::Engine;
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let token = keys().issue_access(&user(), SessionId(3), now());
+        let payload = token.split('.').nth(1).unwrap();
+        let forged = format!("{header}.{payload}.");
+        assert!(keys().verify_access(&forged, now()).is_none());
+    }
+
+    #[test]
+    fn refresh_tokens_verify_and_reject_tampering() {
+        let token = keys().issue_refresh(SessionId(5), 2);
+        assert_eq!(keys().verify_refresh(&token), Some((SessionId(5), 2)));
+        let tampered = token.replace("mq1.5.2", "mq1.5.3");
+        assert_eq!(keys().verify_refresh(&tampered), None);
+        assert_eq!(keys().verify_refresh("garbage"), None);
+    }
+}

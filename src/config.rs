@@ -1,0 +1,372 @@
+//! Configuration: `config.toml` (every key optional, defaults below), then
+//! `MENTORQ__SECTION__KEY=value` environment overrides.
+//!
+//! An invalid value stops start-up with a message naming the key; an unknown key is
+//! only a warning, so a config written for a newer or older release still starts.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub store: StoreConfig,
+    pub auth: AuthConfig,
+    pub queue: QueueConfig,
+    pub slack: SlackConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            http: HttpConfig::default(),
+            store: StoreConfig::default(),
+            auth: AuthConfig::default(),
+            queue: QueueConfig::default(),
+            slack: SlackConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    pub host: String,
+    /// 0 picks any free port; the bound address is printed on stdout.
+    pub port: u16,
+    /// Origins allowed to call the API from a browser; empty allows none but our own.
+    pub cors_origins: Vec<String>,
+    pub body_limit_bytes: usize,
+    /// How long a graceful stop waits for open connections.
+    pub shutdown_timeout_seconds: u64,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            cors_origins: Vec::new(),
+            body_limit_bytes: 64 * 1024,
+            shutdown_timeout_seconds: 3,
+            workers: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from("data"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Local,
+    Lcs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LcsFlavor {
+    Legacy,
+    Current,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    pub provider: Provider,
+    /// The HMAC key for access tokens (its UTF-8 bytes, at least 32). Generated and
+    /// kept in the data folder when not given.
+    pub jwt_secret: Option<String>,
+    pub access_ttl_seconds: u64,
+    pub refresh_ttl_days: u64,
+    pub bootstrap_directors: Vec<String>,
+    pub local: LocalAuthConfig,
+    pub lcs: LcsConfig,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            provider: Provider::Local,
+            jwt_secret: None,
+            access_ttl_seconds: 900,
+            refresh_ttl_days: 14,
+            bootstrap_directors: Vec::new(),
+            local: LocalAuthConfig::default(),
+            lcs: LcsConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct LocalAuthConfig {
+    pub open_registration: bool,
+}
+
+impl Default for LocalAuthConfig {
+    fn default() -> Self {
+        LocalAuthConfig {
+            open_registration: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct LcsConfig {
+    pub url: String,
+    pub flavor: LcsFlavor,
+    pub timeout_ms: u64,
+}
+
+impl Default for LcsConfig {
+    fn default() -> Self {
+        LcsConfig {
+            url: String::new(),
+            flavor: LcsFlavor::Current,
+            timeout_ms: 5000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct QueueConfig {
+    /// OPEN or CLAIMED tickets one participant may hold at once.
+    pub max_active_tickets: u32,
+    /// Writes (POST, PATCH, PUT, DELETE) one user may make per minute.
+    pub writes_per_minute: u32,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            max_active_tickets: 1,
+            writes_per_minute: 30,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SlackConfig {
+    pub team_id: Option<String>,
+}
+
+/// Why the configuration could not be used. Each names the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid TOML: {source}")]
+    Syntax {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("invalid value for `{key}`: {detail}")]
+    Invalid { key: String, detail: String },
+}
+
+/// The environment variable prefix; levels are joined by `__`.
+pub const ENV_PREFIX: &str = "MENTORQ__";
+
+impl Config {
+    /// Reads `path` (missing means defaults) and the process environment.
+    /// Unknown keys are returned so the caller can log them once logging is set up.
+    pub fn load(path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let table: toml::Table = toml::from_str(&text).map_err(|source| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_table(table, std::env::vars())
+    }
+
+    /// Builds the configuration from a parsed file and `KEY=value` overrides.
+    pub fn from_table(
+        mut table: toml::Table,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
+        for (name, raw) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let keys: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            set_path(&mut table, &keys, env_value(&raw)).map_err(|detail| {
+                ConfigError::Invalid {
+                    key: keys.join("."),
+                    detail,
+                }
+            })?;
+        }
+        let mut unknown = Vec::new();
+        let mut note_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+        let deserializer =
+            serde_ignored::Deserializer::new(toml::Value::Table(table), &mut note_unknown);
+        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            ConfigError::Invalid {
+                key: e.path().to_string(),
+                detail: e.inner().to_string(),
+            }
+        })?;
+        config.validate()?;
+        Ok((config, unknown))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, detail: &str| {
+            Err(ConfigError::Invalid {
+                key: key.into(),
+                detail: detail.into(),
+            })
+        };
+        if let Some(secret) = &self.auth.jwt_secret {
+            if secret.len() < 32 {
+                return invalid("auth.jwt_secret", "must be at least 32 bytes long");
+            }
+        }
+        if self.auth.access_ttl_seconds == 0 {
+            return invalid("auth.access_ttl_seconds", "must be at least 1");
+        }
+        if self.auth.refresh_ttl_days == 0 {
+            return invalid("auth.refresh_ttl_days", "must be at least 1");
+        }
+        if self.auth.provider == Provider::Lcs && self.auth.lcs.url.trim().is_empty() {
+            return invalid("auth.lcs.url", "is required when auth.provider = \"lcs\"");
+        }
+        if self.auth.lcs.timeout_ms == 0 {
+            return invalid("auth.lcs.timeout_ms", "must be at least 1");
+        }
+        if self.http.body_limit_bytes == 0 {
+            return invalid("http.body_limit_bytes", "must be at least 1");
+        }
+        if self.queue.max_active_tickets == 0 {
+            return invalid("queue.max_active_tickets", "must be at least 1");
+        }
+        if self.queue.writes_per_minute == 0 {
+            return invalid("queue.writes_per_minute", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// An environment value is read as a TOML value when it is one (`9000`, `false`,
+/// `["a", "b"]`), and as a plain string otherwise.
+fn env_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = keys.split_last().ok_or("empty key")?;
+    let mut current = table;
+    for key in parents {
+        let entry = current
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{key}` is not a section"))?;
+    }
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<(Config, Vec<String>), ConfigError> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::from_table(toml::from_str(text).unwrap(), env)
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_documented_defaults() {
+        let (config, unknown) = load("", &[]).unwrap();
+        assert_eq!(config.http.port, 8080);
+        assert_eq!(config.http.host, "127.0.0.1");
+        assert_eq!(config.store.path, PathBuf::from("data"));
+        assert_eq!(config.auth.access_ttl_seconds, 900);
+        assert_eq!(config.auth.refresh_ttl_days, 14);
+        assert!(config.auth.local.open_registration);
+        assert_eq!(config.queue.max_active_tickets, 1);
+        assert!(unknown.is_empty());
+    }
+
+    #[test]
+    fn the_environment_overrides_nested_keys() {
+        let (config, _) = load(
+            "[http]\nport = 1",
+            &[
+                ("MENTORQ__HTTP__PORT", "9000"),
+                ("MENTORQ__AUTH__LOCAL__OPEN_REGISTRATION", "false"),
+                ("MENTORQ__AUTH__BOOTSTRAP_DIRECTORS", "[\"ops@example.org\"]"),
+                ("MENTORQ__STORE__PATH", "/tmp/x y"),
+                ("OTHER", "ignored"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.http.port, 9000);
+        assert!(!config.auth.local.open_registration);
+        assert_eq!(config.auth.bootstrap_directors, vec!["ops@example.org"]);
+        assert_eq!(config.store.path, PathBuf::from("/tmp/x y"));
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_key() {
+        let err = load("[http]\nport = \"eighty\"", &[]).unwrap_err();
+        assert!(err.to_string().contains("http.port"), "{err}");
+        let err = load("", &[("MENTORQ__HTTP__PORT", "99999")]).unwrap_err();
+        assert!(err.to_string().contains("http.port"), "{err}");
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        let err = load("[auth]\njwt_secret = \"short\"", &[]).unwrap_err();
+        assert!(err.to_string().contains("auth.jwt_secret"));
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_not_fatal() {
+        let (_, unknown) = load("[http]\nprot = 1\n[future]\nx = 1", &[]).unwrap();
+        assert!(unknown.contains(&"http.prot".to_string()), "{unknown:?}");
+        assert!(unknown.contains(&"future".to_string()), "{unknown:?}");
+    }
+
+    #[test]
+    fn lcs_needs_a_url() {
+        let err = load("[auth]\nprovider = \"lcs\"", &[]).unwrap_err();
+        assert!(err.to_string().contains("auth.lcs.url"));
+    }
+}

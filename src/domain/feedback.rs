@@ -1,0 +1,202 @@
+//! Feedback on a closed ticket: who may leave it, and its validation.
+
+use super::ticket::{Status, Ticket};
+use super::validate::FieldErrors;
+use super::{TicketId, Timestamp, UserId};
+use serde::{Deserialize, Serialize};
+
+/// A rating from 1 to 5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Rating(u8);
+
+impl Rating {
+    pub fn parse(value: i64) -> Option<Rating> {
+        (1..=5).contains(&value).then_some(Rating(value as u8))
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+pub const COMMENTS_MAX: usize = 2000;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Feedback {
+    pub ticket: TicketId,
+    /// The ticket's owner, who wrote it.
+    pub owner: UserId,
+    pub rating: Rating,
+    pub comments: String,
+    pub mentor: UserId,
+    pub mentor_email: String,
+    pub mentor_name: String,
+    pub created: Timestamp,
+}
+
+/// A validated `POST /api/feedback/`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewFeedback {
+    pub ticket: TicketId,
+    pub rating: Rating,
+    pub comments: String,
+}
+
+impl NewFeedback {
+    pub fn parse(
+        ticket: Option<i64>,
+        rating: Option<i64>,
+        comments: Option<&str>,
+    ) -> Result<NewFeedback, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let ticket = match ticket {
+            Some(id) if id > 0 => TicketId(id as u64),
+            Some(_) => {
+                errors.add("ticket", "must be a positive ticket id");
+                TicketId(0)
+            }
+            None => {
+                errors.add("ticket", "is required");
+                TicketId(0)
+            }
+        };
+        let rating = match rating.map(Rating::parse) {
+            Some(Some(r)) => r,
+            Some(None) => {
+                errors.add("rating", "must be an integer from 1 to 5");
+                Rating(1)
+            }
+            None => {
+                errors.add("rating", "is required");
+                Rating(1)
+            }
+        };
+        let comments = errors.optional_text("comments", comments, COMMENTS_MAX);
+        errors.into_result(NewFeedback {
+            ticket,
+            rating,
+            comments,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FeedbackError {
+    /// Only the owner may rate; to anyone else the ticket does not exist.
+    #[error("No such ticket.")]
+    NotFound,
+    #[error("Feedback can be given only on a CLOSED ticket that a mentor helped with.")]
+    NotRateable,
+    #[error("This ticket already has feedback.")]
+    Exists,
+}
+
+/// Decides whether `by` may leave `new` on `ticket`, and builds it.
+pub fn give_feedback(
+    ticket: &Ticket,
+    by: UserId,
+    new: NewFeedback,
+    now: Timestamp,
+) -> Result<Feedback, FeedbackError> {
+    if ticket.owner != by {
+        return Err(FeedbackError::NotFound);
+    }
+    let mentor = match (&ticket.status, &ticket.mentor) {
+        (Status::Closed, Some(mentor)) => mentor,
+        _ => return Err(FeedbackError::NotRateable),
+    };
+    if ticket.has_feedback {
+        return Err(FeedbackError::Exists);
+    }
+    Ok(Feedback {
+        ticket: ticket.id,
+        owner: by,
+        rating: new.rating,
+        comments: new.comments,
+        mentor: mentor.id,
+        mentor_email: mentor.email.clone(),
+        mentor_name: mentor.name.clone(),
+        created: now,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ticket::{apply_change, NewTicket, Person, TicketChange};
+    use crate::domain::user::{Role, Roles};
+    use chrono::{TimeZone, Utc};
+
+    fn now() -> Timestamp {
+        Utc.with_ymd_and_hms(2026, 11, 22, 15, 0, 0).unwrap()
+    }
+
+    fn person(id: u64, roles: &[Role]) -> Person {
+        Person {
+            id: UserId(id),
+            email: format!("u{id}@x.org"),
+            name: format!("U{id}"),
+            roles: Roles::from_iter(roles.iter().copied()),
+        }
+    }
+
+    fn closed_ticket(with_mentor: bool) -> Ticket {
+        let owner = person(1, &[]);
+        let mut t = NewTicket::parse(Some("t"), Some("l"), None, None, None)
+            .unwrap()
+            .into_ticket(TicketId(9), &owner, now());
+        let step = |t: &Ticket, by: &Person, s| {
+            let change = TicketChange {
+                status: Some(s),
+                ..Default::default()
+            };
+            apply_change(t, by, &change, now()).unwrap().ticket
+        };
+        if with_mentor {
+            t = step(&t, &person(2, &[Role::Mentor]), Status::Claimed);
+        }
+        step(&t, &owner, Status::Closed)
+    }
+
+    fn five_stars() -> NewFeedback {
+        NewFeedback::parse(Some(9), Some(5), Some("great")).unwrap()
+    }
+
+    #[test]
+    fn the_owner_rates_a_closed_ticket_that_had_a_mentor() {
+        let f = give_feedback(&closed_ticket(true), UserId(1), five_stars(), now()).unwrap();
+        assert_eq!(f.mentor_email, "u2@x.org");
+        assert_eq!(f.rating.get(), 5);
+    }
+
+    #[test]
+    fn anyone_but_the_owner_is_told_there_is_no_such_ticket() {
+        let err = give_feedback(&closed_ticket(true), UserId(2), five_stars(), now());
+        assert_eq!(err, Err(FeedbackError::NotFound));
+    }
+
+    #[test]
+    fn a_ticket_closed_without_help_cannot_be_rated() {
+        let err = give_feedback(&closed_ticket(false), UserId(1), five_stars(), now());
+        assert_eq!(err, Err(FeedbackError::NotRateable));
+    }
+
+    #[test]
+    fn a_second_feedback_is_refused() {
+        let mut t = closed_ticket(true);
+        t.has_feedback = true;
+        assert_eq!(
+            give_feedback(&t, UserId(1), five_stars(), now()),
+            Err(FeedbackError::Exists)
+        );
+    }
+
+    #[test]
+    fn ratings_outside_one_to_five_are_invalid() {
+        assert!(NewFeedback::parse(Some(1), Some(0), None).is_err());
+        assert!(NewFeedback::parse(Some(1), Some(6), None).is_err());
+        assert!(NewFeedback::parse(Some(1), Some(1), None).is_ok());
+        let err = NewFeedback::parse(None, None, Some(&"x".repeat(2001))).unwrap_err();
+        assert_eq!(err.0.len(), 3);
+    }
+}

@@ -1,0 +1,18 @@
+//! The rules of mentorq as plain Rust: types, validation and state machines.
+//!
+//! Architecture Invariant: nothing in this module does I/O. There is no actix, no
+//! HTTP, no sled and no clock here; functions that depend on time take `now` as an
+//! argument. That is what lets the rules be tested exhaustively and quickly.
+
+pub mod event;
+pub mod feedback;
+pub mod ids;
+pub mod queue;
+pub mod ticket;
+pub mod user;
+pub mod validate;
+
+pub use ids::{SessionId, TicketId, UserId};
+
+/// A point in time. Always UTC; rendered as RFC 3339 with `Z`.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -1,0 +1,103 @@
+//! Request extractors that speak the error contract: `Body<T>` (JSON with
+//! `invalid_json` / `validation_failed`), `Caller` (the authenticated user).
+
+use super::error::ApiError;
+use super::AppState;
+use crate::actors::users::Authenticate;
+use crate::domain::user::User;
+use crate::domain::validate::FieldErrors;
+use crate::domain::{SessionId, UserId};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+/// A JSON request body. Not JSON at all → `invalid_json`; JSON of the wrong shape (not
+/// an object, a field of the wrong type) → `validation_failed` naming the field.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = bytes.await.map_err(|e| {
+                if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::InvalidJson(e.to_string())
+                }
+            })?;
+            parse_json(&bytes).map(Body)
+        })
+    }
+}
+
+/// Parses a body in two steps so that "not JSON" and "wrong JSON" are told apart.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    if !value.is_object() {
+        return Err(ApiError::validation("body", "must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        // A missing field is reported at the object's level; name the field itself.
+        let field = match message.split('`').nth(1) {
+            Some(name) if message.starts_with("missing field") => name.to_string(),
+            _ if path == "." => "body".to_string(),
+            _ => path,
+        };
+        ApiError::Validation(FieldErrors::from((field.as_str(), message.as_str())))
+    })
+}
+
+/// The authenticated caller: a valid access token whose device session is live, and
+/// the user as stored right now (so roles are current).
+pub struct Caller {
+    pub user: User,
+    pub session: SessionId,
+}
+
+impl Caller {
+    pub fn id(&self) -> UserId {
+        self.user.id
+    }
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req).map(str::to_owned);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
+            let token = token.ok_or(ApiError::NotAuthenticated)?;
+            authenticate(&state, &token).await
+        })
+    }
+}
+
+/// Checks an access token fully: signature, expiry, device session, current roles.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let claims = state
+        .keys
+        .verify_access(token, state.clock.now())
+        .ok_or(ApiError::TokenNotValid)?;
+    let user = UserId(claims.sub.parse().map_err(|_| ApiError::TokenNotValid)?);
+    let session = SessionId(claims.sid);
+    let user = state.users.send(Authenticate { user, session }).await??;
+    Ok(Caller { user, session })
+}

@@ -1,0 +1,179 @@
+//! The REST facade. A handler authenticates, parses, sends an actor a message and maps
+//! the answer to JSON; it holds no state and applies no rule.
+//!
+//! Architecture Invariant: only `http` (and the WebSocket module) know JSON shapes and
+//! status codes.
+//!
+//! Every route is declared once, in [`routes`]. The same table configures actix and is
+//! what the OpenAPI test compares the generated document against, so a route cannot be
+//! served without being documented.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod ops;
+pub mod users;
+pub mod views;
+
+use crate::actors::users::UserActor;
+use crate::auth::lcs::LcsClient;
+use crate::auth::TokenKeys;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::store::Store;
+use actix::Addr;
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{header, Method};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{web, HttpResponse, Route};
+use error::ApiError;
+use std::sync::Arc;
+use utoipa::OpenApi;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub users: Addr<UserActor>,
+    pub keys: Arc<TokenKeys>,
+    pub clock: SharedClock,
+    pub config: Arc<Config>,
+    /// Present when `auth.provider = "lcs"`.
+    pub lcs: Option<Arc<LcsClient>>,
+    pub store: Store,
+}
+
+/// One route: its method, its path (actix and OpenAPI share the `{id}` syntax) and
+/// its handler.
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    route: Route,
+}
+
+fn spec(method: Method, path: &'static str, route: Route) -> RouteSpec {
+    RouteSpec { method, path, route }
+}
+
+/// Every API route the server serves. Paths are without a trailing slash; the
+/// path-normalising middleware makes `/x/` reach `/x` without a redirect.
+pub fn routes() -> Vec<RouteSpec> {
+    use web::{delete, get, patch, post, put};
+    vec![
+        spec(Method::POST, "/api/auth/register", post().to(auth::register)),
+        spec(Method::POST, "/api/auth/token", post().to(auth::token)),
+        spec(Method::POST, "/api/auth/refresh", post().to(auth::refresh)),
+        spec(Method::POST, "/api/auth/logout", post().to(auth::logout)),
+        spec(Method::GET, "/api/auth/sessions", get().to(auth::list_sessions)),
+        spec(Method::DELETE, "/api/auth/sessions/{id}", delete().to(auth::revoke_session)),
+        spec(Method::GET, "/api/me", get().to(users::me)),
+        spec(Method::PATCH, "/api/me", patch().to(users::update_me)),
+        spec(Method::GET, "/api/users", get().to(users::list_users)),
+        spec(Method::PUT, "/api/users/{id}/roles", put().to(users::set_roles)),
+    ]
+}
+
+/// Registers every route, grouped into resources so that a known path with an unknown
+/// method answers 405.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let mut by_path: Vec<(&'static str, Vec<Route>)> = Vec::new();
+    for RouteSpec { path, route, .. } in routes() {
+        match by_path.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, list)) => list.push(route),
+            None => by_path.push((path, vec![route])),
+        }
+    }
+    for (path, list) in by_path {
+        let resource = list
+            .into_iter()
+            .fold(web::resource(path), |r, route| r.route(route))
+            .default_service(web::to(method_not_allowed));
+        cfg.service(resource);
+    }
+    cfg.service(
+        web::resource("/api/openapi.json")
+            .route(web::get().to(ops::openapi))
+            .default_service(web::to(method_not_allowed)),
+    );
+    cfg.service(
+        web::resource("/healthz")
+            .route(web::get().to(ops::healthz))
+            .default_service(web::to(method_not_allowed)),
+    );
+    cfg.service(
+        web::resource("/readyz")
+            .route(web::get().to(ops::readyz))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
+
+/// For unknown routes.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+/// Extractor and path errors become contract errors instead of actix's plain text.
+pub fn extractor_configs(cfg: &mut web::ServiceConfig, body_limit: usize) {
+    cfg.app_data(web::PayloadConfig::new(body_limit))
+        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            ApiError::validation("query", &e.to_string()).into()
+        }));
+}
+
+/// Rewrites any error response that is not already our JSON (actix's own 404, 405, 413,
+/// panics caught as 500) into the contract's error body.
+pub fn json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .response()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let error = ApiError::for_status(status);
+    let (req, _) = res.into_parts();
+    let response: HttpResponse<BoxBody> = HttpResponse::build(status).json(error.body());
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, response).map_into_right_body(),
+    ))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "mentorq", description = "The mentoring desk of a hackathon: a live help queue and mentor scheduling."),
+    paths(
+        auth::register, auth::token, auth::refresh, auth::logout, auth::list_sessions,
+        auth::revoke_session, users::me, users::update_me, users::list_users, users::set_roles,
+    ),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI 3 document of the REST contract.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

@@ -1,0 +1,26 @@
+//! mentorq: the mentoring desk of a hackathon in one binary.
+//!
+//! # Layout
+//!
+//! - [`domain`]: the rules as plain Rust — tickets, feedback, users, events. No I/O.
+//! - [`store`]: sled trees, versioned bincode records, group commit. The only module
+//!   that knows sled.
+//! - [`actors`]: `UserActor`, `QueueActor`: each owns its state in memory and is the
+//!   only writer of its trees.
+//! - [`auth`]: passwords (argon2), tokens (JWT + rotating refresh tokens), the LCS
+//!   identity service client.
+//! - [`http`]: the REST facade: extractors, handlers, error mapping, OpenAPI.
+//! - [`config`]: `config.toml` plus `MENTORQ__*` environment overrides.
+//! - [`clock`]: time as a dependency.
+//! - [`startup`]: builds the whole application; used by `main` and by the tests.
+
+pub mod actors;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod startup;
+pub mod store;
+
+pub use startup::Application;

@@ -1,0 +1,111 @@
+//! The `mentorq` command: `serve` (the default) and `user add`.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use mentorq::config::Config;
+use mentorq::domain::user::{NewAccount, Role, Roles};
+use std::io::Read;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "mentorq", version, about = "The mentoring desk of a hackathon in one binary.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The configuration file; a missing file means the defaults.
+    #[arg(long, global = true, default_value = "config.toml")]
+    config: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the server (the default).
+    Serve,
+    /// Manage user accounts (on the data folder of a stopped server).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a local account; the password is read from standard input.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// A role to grant (repeatable): mentor, organizer, director.
+        #[arg(long = "role")]
+        roles: Vec<Role>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = actix_web::rt::System::new().block_on(async move {
+        let (config, unknown) = Config::load(&cli.config)?;
+        for key in unknown {
+            tracing::warn!(key, "unknown configuration key ignored");
+        }
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::User {
+                command: UserCommand::Add { email, name, roles },
+            } => add_user(config, email, name, roles).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("mentorq: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_web::middleware::logger=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let host = config.http.host.clone();
+    let app = mentorq::Application::build(config).await?;
+    // On stdout whatever the log level: scripts using port 0 read it.
+    println!("listening on http://{host}:{}", app.port());
+    tracing::info!(port = app.port(), "listening");
+    app.run_until_stopped().await?;
+    tracing::info!("stopped; the store is durable");
+    Ok(())
+}
+
+async fn add_user(config: Config, email: String, name: String, roles: Vec<Role>) -> anyhow::Result<()> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("cannot read the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']).to_string();
+    let account = NewAccount::parse(Some(&email), Some(&password), Some(&name)).map_err(|errors| {
+        let lines: Vec<String> = errors
+            .0
+            .iter()
+            .map(|(field, problems)| format!("{field} {}", problems.join(", ")))
+            .collect();
+        anyhow::anyhow!("invalid account: {}", lines.join("; "))
+    })?;
+    let user = mentorq::startup::add_local_user(config, account, Roles::from_iter(roles)).await?;
+    println!(
+        "created user {} <{}> with roles {}",
+        user.id,
+        user.email,
+        user.roles.names().join(", ")
+    );
+    Ok(())
+}

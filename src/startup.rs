@@ -1,0 +1,146 @@
+//! Builds the application: opens the store, starts the actors, binds the listener.
+//! The caller owns the lifecycle: `build`, read `port()`, then `run_until_stopped()`.
+
+use crate::actors::users::UserActor;
+use crate::auth::lcs::LcsClient;
+use crate::auth::{secret, TokenKeys};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{Config, Provider};
+use crate::http::{self, AppState};
+use crate::store::Store;
+use actix::{Actor, Arbiter};
+use actix_web::dev::Server;
+use actix_web::middleware::{ErrorHandlers, NormalizePath, TrailingSlash};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context as _;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Store,
+    /// The threads the actors run on; stopped after the server.
+    arbiters: Vec<Arbiter>,
+}
+
+impl Application {
+    /// Builds the application with the real clock.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        Application::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the application reading time from `clock`.
+    pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Application> {
+        let store = Store::open(&config.store.path)?;
+        let secret = secret::load_or_create(config.auth.jwt_secret.as_deref(), store.path())
+            .context("cannot read or create the JWT secret")?;
+        let keys = Arc::new(TokenKeys::new(&secret, config.auth.access_ttl_seconds));
+
+        let users_actor = UserActor::load(
+            store.clone(),
+            clock.clone(),
+            &config.auth.bootstrap_directors,
+            config.auth.refresh_ttl_days,
+        )?;
+        let users_arbiter = Arbiter::new();
+        let users = UserActor::start_in_arbiter(&users_arbiter.handle(), move |_| users_actor);
+
+        let lcs = (config.auth.provider == Provider::Lcs)
+            .then(|| Arc::new(LcsClient::new(&config.auth.lcs)));
+        let listener = TcpListener::bind((config.http.host.as_str(), config.http.port))
+            .with_context(|| format!("cannot listen on {}:{}", config.http.host, config.http.port))?;
+        let port = listener.local_addr()?.port();
+        let config = Arc::new(config);
+        let state = web::Data::new(AppState {
+            users,
+            keys,
+            clock,
+            config: config.clone(),
+            lcs,
+            store: store.clone(),
+        });
+        let body_limit = config.http.body_limit_bytes;
+        let cors_origins = config.http.cors_origins.clone();
+        let mut server = HttpServer::new(move || {
+            let cors = cors_origins.iter().fold(
+                actix_cors::Cors::default()
+                    .allow_any_method()
+                    .allow_any_header()
+                    .max_age(3600),
+                |cors, origin| cors.allowed_origin(origin),
+            );
+            App::new()
+                .app_data(state.clone())
+                .configure(|cfg| http::extractor_configs(cfg, body_limit))
+                .configure(http::configure)
+                .default_service(web::to(http::not_found))
+                .wrap(ErrorHandlers::new().default_handler(http::json_errors))
+                .wrap(cors)
+                .wrap(NormalizePath::new(TrailingSlash::Trim))
+                .wrap(actix_web::middleware::Logger::default())
+        })
+        .listen(listener)?
+        .shutdown_timeout(config.http.shutdown_timeout_seconds);
+        if config.http.workers > 0 {
+            server = server.workers(config.http.workers);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+            store,
+            arbiters: vec![users_arbiter],
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server from elsewhere (tests, signals).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGINT/SIGTERM or the handle), then makes the store
+    /// durable and stops the actors.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await?;
+        self.store.close().await?;
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+        Ok(())
+    }
+}
+
+/// Creates a local account on a stopped server's data folder, through the same actor
+/// the server uses (so the CLI obeys the same rules and writes durably).
+pub async fn add_local_user(
+    config: Config,
+    account: crate::domain::user::NewAccount,
+    roles: crate::domain::user::Roles,
+) -> anyhow::Result<crate::domain::user::User> {
+    let store = Store::open(&config.store.path)?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let actor = UserActor::load(
+        store.clone(),
+        clock,
+        &config.auth.bootstrap_directors,
+        config.auth.refresh_ttl_days,
+    )?
+    .start();
+    let password = account.password;
+    let hash = web::block(move || crate::auth::password::hash(&password)).await?;
+    let user = actor
+        .send(crate::actors::users::CreateUser {
+            email: account.email,
+            name: account.name,
+            password_hash: Some(hash),
+            roles,
+        })
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.close().await?;
+    Ok(user)
+}

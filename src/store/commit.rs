@@ -1,0 +1,107 @@
+//! Group commit: one flush and one fdatasync for every change that arrived together.
+//!
+//! sled's `flush()` writes its log with `sync_file_range` on Linux, which does not
+//! flush the disk's write cache (sled issue #1452), so an acknowledged change could
+//! still be lost in a power cut. After the flush we therefore `fdatasync` sled's data
+//! file ourselves. One fdatasync costs a few milliseconds, so it is shared: a single
+//! thread takes every change queued since its last sync, syncs once, then publishes the
+//! batch's events and wakes the waiters. While it syncs, new changes queue up and form
+//! the next batch, so the batch grows exactly as fast as the load does.
+
+use super::{EventSink, StoreError};
+use crate::domain::event::Event;
+use std::fs::File;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// A change waiting for the disk.
+pub(super) struct Pending {
+    pub events: Vec<Arc<Event>>,
+}
+
+type Waiter = (Pending, oneshot::Sender<Result<(), ()>>);
+
+pub(super) struct Committer {
+    queue: mpsc::Sender<Waiter>,
+    /// Set when a sync failed: memory is then ahead of the disk, so no further change
+    /// may be acknowledged. The process keeps serving reads and reports not ready.
+    poisoned: Arc<AtomicBool>,
+}
+
+impl Committer {
+    pub fn start(
+        db: sled::Db,
+        data_file: File,
+        sink: Arc<Mutex<Option<EventSink>>>,
+    ) -> Result<Committer, StoreError> {
+        let (queue, receiver) = mpsc::channel::<Waiter>();
+        let poisoned = Arc::new(AtomicBool::new(false));
+        let flag = poisoned.clone();
+        std::thread::Builder::new()
+            .name("mentorq-commit".into())
+            .spawn(move || run(db, data_file, receiver, sink, flag))?;
+        Ok(Committer { queue, poisoned })
+    }
+
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    pub fn enqueue(
+        &self,
+        pending: Pending,
+    ) -> Result<oneshot::Receiver<Result<(), ()>>, StoreError> {
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(StoreError::Poisoned);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.queue
+            .send((pending, tx))
+            .map_err(|_| StoreError::Poisoned)?;
+        Ok(rx)
+    }
+}
+
+fn run(
+    db: sled::Db,
+    data_file: File,
+    receiver: mpsc::Receiver<Waiter>,
+    sink: Arc<Mutex<Option<EventSink>>>,
+    poisoned: Arc<AtomicBool>,
+) {
+    let mut batch: Vec<Waiter> = Vec::new();
+    // Ends when every `Store` handle (and so every sender) is gone.
+    while let Ok(first) = receiver.recv() {
+        batch.push(first);
+        batch.extend(receiver.try_iter());
+        let synced = db
+            .flush()
+            .map_err(StoreError::from)
+            .and_then(|_| data_file.sync_data().map_err(StoreError::from));
+        match synced {
+            Ok(()) => {
+                let events: Vec<Arc<Event>> = batch
+                    .iter()
+                    .flat_map(|(p, _)| p.events.iter().cloned())
+                    .collect();
+                if !events.is_empty() {
+                    if let Some(sink) = sink.lock().expect("sink lock").as_ref() {
+                        sink(&events);
+                    }
+                }
+                for (_, waiter) in batch.drain(..) {
+                    let _ = waiter.send(Ok(()));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not make changes durable; refusing further writes");
+                poisoned.store(true, Ordering::Release);
+                for (_, waiter) in batch.drain(..) {
+                    let _ = waiter.send(Err(()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! The only module that knows sled and bincode.
+//!
+//! Layout on disk: one sled tree per aggregate (`users`, `tickets`, …), keys are
+//! big-endian ids so a tree iterates in id order, values are versioned records
+//! (see [`codec`]). Every change is one sled transaction that writes the aggregate's
+//! records, the id counters and the change's events together, so a crash keeps all of
+//! a change or none of it.
+//!
+//! Durability: [`Store::commit`] applies the transaction and hands back a [`Commit`]
+//! whose [`Commit::durable`] resolves only after sled's flush *and* an fdatasync of
+//! sled's data file (see [`commit`] for why both, and for the group commit that shares
+//! one fdatasync between all writes that arrive together). Callers acknowledge a change
+//! only after that.
+
+mod codec;
+mod commit;
+mod records;
+
+use crate::domain::event::{Event, EventBody};
+use crate::domain::Timestamp;
+pub use codec::Record;
+use commit::{Committer, Pending};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The trees of the database, one per aggregate plus bookkeeping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TreeName {
+    Users,
+    DeviceSessions,
+    Tickets,
+    Feedback,
+    Announcements,
+    Idempotency,
+    /// Small named values: id counters, the queue's settings, the event counter.
+    Meta,
+    /// The event log, keyed by `seq`.
+    Events,
+}
+
+impl TreeName {
+    const ALL: [TreeName; 8] = [
+        TreeName::Users,
+        TreeName::DeviceSessions,
+        TreeName::Tickets,
+        TreeName::Feedback,
+        TreeName::Announcements,
+        TreeName::Idempotency,
+        TreeName::Meta,
+        TreeName::Events,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            TreeName::Users => "users",
+            TreeName::DeviceSessions => "device_sessions",
+            TreeName::Tickets => "tickets",
+            TreeName::Feedback => "feedback",
+            TreeName::Announcements => "announcements",
+            TreeName::Idempotency => "idempotency",
+            TreeName::Meta => "meta",
+            TreeName::Events => "events",
+        }
+    }
+}
+
+/// What can go wrong in the store. Every variant is an operator's problem, never a
+/// client's: the HTTP layer answers 500 and logs the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the data folder {0} is in use by another mentorq process (stop the server first)")]
+    Locked(PathBuf),
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("record in tree `{tree}` could not be decoded: {detail}")]
+    Decode { tree: &'static str, detail: String },
+    #[error("the store could not make a change durable and stopped accepting writes")]
+    Poisoned,
+}
+
+/// The key under which the global event counter is kept in [`TreeName::Meta`].
+const SEQ_KEY: &str = "seq";
+
+/// A set of writes and events that become durable together.
+#[derive(Default)]
+pub struct Batch {
+    writes: Vec<(TreeName, Vec<u8>, Option<Vec<u8>>)>,
+    events: Vec<EventBody>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Writes (or replaces) a record.
+    pub fn put<R: Record>(&mut self, record: &R) -> &mut Self {
+        self.writes
+            .push((R::TREE, record.key(), Some(codec::encode(record))));
+        self
+    }
+
+    /// Removes the record of type `R` with this key.
+    pub fn remove<R: Record>(&mut self, key: Vec<u8>) -> &mut Self {
+        self.writes.push((R::TREE, key, None));
+        self
+    }
+
+    /// Stores a named counter or setting in the meta tree.
+    pub fn meta<T: serde::Serialize>(&mut self, key: &str, value: &T) -> &mut Self {
+        self.writes.push((
+            TreeName::Meta,
+            key.as_bytes().to_vec(),
+            Some(codec::encode_value(value)),
+        ));
+        self
+    }
+
+    /// Appends an event; it gets the next `seq` when the batch is committed.
+    pub fn event(&mut self, body: EventBody) -> &mut Self {
+        self.events.push(body);
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.events.is_empty()
+    }
+}
+
+/// A change that has been applied but may not be durable yet.
+#[must_use = "a change must not be acknowledged before it is durable"]
+pub struct Commit {
+    /// The change's events with their `seq`.
+    pub events: Vec<Arc<Event>>,
+    durable: tokio::sync::oneshot::Receiver<Result<(), ()>>,
+}
+
+impl Commit {
+    /// Resolves once the change (and everything committed before it) is on disk.
+    pub async fn durable(self) -> Result<Vec<Arc<Event>>, StoreError> {
+        match self.durable.await {
+            Ok(Ok(())) => Ok(self.events),
+            _ => Err(StoreError::Poisoned),
+        }
+    }
+}
+
+/// Receives every committed event, in `seq` order, after it is durable.
+pub type EventSink = Box<dyn Fn(&[Arc<Event>]) + Send + Sync>;
+
+/// The handle to the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    trees: Vec<sled::Tree>,
+    /// Held while a batch takes its `seq` numbers, is applied and is queued for the
+    /// disk: that is what makes `seq` gap-free on disk and hands batches to the
+    /// committer in `seq` order.
+    next_seq: Mutex<u64>,
+    committer: Committer,
+    sink: Arc<Mutex<Option<EventSink>>>,
+    path: PathBuf,
+    /// Our own advisory lock on the data folder, so a second process (a CLI command
+    /// next to a running server) is told plainly instead of getting sled's error.
+    _lock: File,
+}
+
+impl Store {
+    /// Opens (creating if needed) the data folder at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(path)?;
+        let lock = File::create(path.join("mentorq.lock"))?;
+        fs2::FileExt::try_lock_exclusive(&lock)
+            .map_err(|_| StoreError::Locked(path.to_path_buf()))?;
+        let db = sled::Config::new()
+            .path(path.join("sled"))
+            // Our own group commit decides when to flush; sled's timer would only
+            // add fsyncs the clients do not wait for.
+            .flush_every_ms(None)
+            .open()?;
+        let trees = TreeName::ALL
+            .iter()
+            .map(|t| db.open_tree(t.name()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let data_file = File::options()
+            .read(true)
+            .open(path.join("sled").join("db"))?;
+        let sink: Arc<Mutex<Option<EventSink>>> = Arc::default();
+        let committer = Committer::start(db.clone(), data_file, sink.clone())?;
+        let meta = &trees[TreeName::Meta as usize];
+        let next_seq = match meta.get(SEQ_KEY)? {
+            Some(v) => codec::decode_value::<u64>(&v, "meta")?,
+            None => 1,
+        };
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                trees,
+                next_seq: Mutex::new(next_seq),
+                committer,
+                sink,
+                path: path.to_path_buf(),
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// The data folder.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn tree(&self, name: TreeName) -> &sled::Tree {
+        &self.inner.trees[name as usize]
+    }
+
+    /// Sets where committed events go once they are durable.
+    pub fn set_event_sink(&self, sink: EventSink) {
+        *self.inner.sink.lock().expect("sink lock") = Some(sink);
+    }
+
+    /// Applies `batch` atomically, numbering its events, and queues it for the disk.
+    pub fn commit(&self, batch: Batch, now: Timestamp) -> Result<Commit, StoreError> {
+        let mut next_seq = self.inner.next_seq.lock().map_err(|_| StoreError::Poisoned)?;
+        let events: Vec<Arc<Event>> = batch
+            .events
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| {
+                Arc::new(Event {
+                    seq: *next_seq + i as u64,
+                    at: now,
+                    body,
+                })
+            })
+            .collect();
+        let mut writes = batch.writes;
+        if !events.is_empty() {
+            for event in &events {
+                writes.push((
+                    TreeName::Events,
+                    event.seq.to_be_bytes().to_vec(),
+                    Some(codec::encode_value(event.as_ref())),
+                ));
+            }
+            let after = *next_seq + events.len() as u64;
+            writes.push((
+                TreeName::Meta,
+                SEQ_KEY.as_bytes().to_vec(),
+                Some(codec::encode_value(&after)),
+            ));
+        }
+        self.apply(&writes)?;
+        *next_seq += events.len() as u64;
+        let durable = self.inner.committer.enqueue(Pending {
+            events: events.clone(),
+        })?;
+        drop(next_seq);
+        Ok(Commit { events, durable })
+    }
+
+    /// Resolves once everything committed so far is durable. A refusal that was
+    /// decided from state that is not yet durable waits for this before it is sent.
+    pub async fn barrier(&self) -> Result<(), StoreError> {
+        let receiver = {
+            let _order = self.inner.next_seq.lock().map_err(|_| StoreError::Poisoned)?;
+            self.inner.committer.enqueue(Pending { events: Vec::new() })?
+        };
+        match receiver.await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(StoreError::Poisoned),
+        }
+    }
+
+    fn apply(&self, writes: &[(TreeName, Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let mut names: Vec<TreeName> = writes.iter().map(|w| w.0).collect();
+        names.sort();
+        names.dedup();
+        let trees: Vec<sled::Tree> = names.iter().map(|n| self.tree(*n).clone()).collect();
+        use sled::transaction::{TransactionError, Transactional};
+        trees[..]
+            .transaction(|views| {
+                for (tree, key, value) in writes {
+                    let view = &views[names.binary_search(tree).expect("tree listed")];
+                    match value {
+                        Some(v) => view.insert(key.as_slice(), v.as_slice())?,
+                        None => view.remove(key.as_slice())?,
+                    };
+                }
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => StoreError::Sled(e),
+                TransactionError::Abort(()) => unreachable!("the transaction never aborts"),
+            })
+    }
+
+    /// Every record of type `R`, in key order.
+    pub fn load_all<R: Record>(&self) -> Result<Vec<R>, StoreError> {
+        self.tree(R::TREE)
+            .iter()
+            .values()
+            .map(|v| codec::decode::<R>(&v?))
+            .collect()
+    }
+
+    /// A value stored with [`Batch::meta`].
+    pub fn meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        self.tree(TreeName::Meta)
+            .get(key)?
+            .map(|v| codec::decode_value(&v, "meta"))
+            .transpose()
+    }
+
+    /// The `seq` the next committed event will get.
+    pub fn next_seq(&self) -> u64 {
+        *self.inner.next_seq.lock().expect("seq lock")
+    }
+
+    /// Retained events with `seq >= from`, in order.
+    pub fn events_from(&self, from: u64) -> impl Iterator<Item = Result<Event, StoreError>> + '_ {
+        self.tree(TreeName::Events)
+            .range(from.to_be_bytes()..)
+            .values()
+            .map(|v| codec::decode_value::<Event>(&v?, "events"))
+    }
+
+    /// Flushes everything to disk; used at shutdown.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.barrier().await?;
+        self.inner.db.flush()?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Whether a failed sync stopped the store from acknowledging writes.
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.committer.is_poisoned()
+    }
+}
