@@ -1,0 +1,138 @@
+//! The conventions of API.md that hold for every route.
+
+use crate::helpers::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+#[actix_web::test]
+async fn a_body_that_is_not_json_is_invalid_json() {
+    let app = spawn_app().await;
+    let reply = app.raw(Method::POST, "/api/auth/register/", None, b"{nope".to_vec()).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.code(), "invalid_json");
+    let empty = app.raw(Method::POST, "/api/auth/token", None, Vec::new()).await;
+    assert_eq!(empty.code(), "invalid_json");
+}
+
+#[actix_web::test]
+async fn json_that_is_not_an_object_names_the_body() {
+    let app = spawn_app().await;
+    let reply = app.raw(Method::POST, "/api/auth/register/", None, b"[1, 2]".to_vec()).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.code(), "validation_failed");
+    assert!(reply.body["fields"]["body"].is_array());
+}
+
+#[actix_web::test]
+async fn a_field_of_the_wrong_type_is_named() {
+    let app = spawn_app().await;
+    let reply = app
+        .post("/api/auth/register/", None, json!({"email": 5, "password": "correct horse", "name": "A"}))
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.code(), "validation_failed");
+    assert!(reply.body["fields"]["email"].is_array(), "{}", reply.body);
+}
+
+#[actix_web::test]
+async fn unknown_fields_are_ignored() {
+    let app = spawn_app().await;
+    let reply = app
+        .post(
+            "/api/auth/register/",
+            None,
+            json!({"email": "a@b.org", "password": "correct horse", "name": "A", "shoe_size": 44}),
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+}
+
+#[actix_web::test]
+async fn an_oversize_body_is_413_json() {
+    let app = spawn_app().await;
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(70 * 1024));
+    let reply = app.raw(Method::POST, "/api/auth/register/", None, big.into_bytes()).await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.code(), "payload_too_large");
+}
+
+#[actix_web::test]
+async fn unknown_routes_are_404_json() {
+    let app = spawn_app().await;
+    let reply = app.call(Method::GET, "/api/nothing-here/", None, None).await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.code(), "not_found");
+    let ada = app.hacker("Ada").await;
+    let bad_id = app.call(Method::DELETE, "/api/auth/sessions/abc/", Some(&ada.access), None).await;
+    assert_eq!(bad_id.status, 404);
+}
+
+#[actix_web::test]
+async fn a_known_route_with_an_unknown_method_is_405_json() {
+    let app = spawn_app().await;
+    let reply = app.call(Method::DELETE, "/api/auth/register/", None, None).await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.code(), "method_not_allowed");
+}
+
+#[actix_web::test]
+async fn every_route_answers_with_and_without_a_trailing_slash() {
+    let app = spawn_app().await;
+    let ada = app.hacker("Ada").await;
+    for path in ["/api/me", "/api/me/", "/api/auth/sessions", "/api/auth/sessions/"] {
+        let reply = app.get(path, &ada.access).await;
+        assert_eq!(reply.status, 200, "{path}");
+    }
+    let no_slash = app
+        .post("/api/auth/register", None, json!({"email": "b@b.org", "password": "correct horse", "name": "B"}))
+        .await;
+    assert_eq!(no_slash.status, 201, "no redirect, the route itself");
+}
+
+#[actix_web::test]
+async fn health_and_readiness_answer() {
+    let app = spawn_app().await;
+    assert_eq!(app.call(Method::GET, "/healthz", None, None).await.status, 200);
+    let ready = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.body["status"], "ready");
+}
+
+#[actix_web::test]
+async fn the_openapi_document_lists_every_route_the_app_serves() {
+    let app = spawn_app().await;
+    let doc = app.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(doc.status, 200);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
+    let documented: BTreeSet<(String, String)> = doc.body["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| (method.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let served: BTreeSet<(String, String)> = mentorq::http::routes()
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .collect();
+    let missing: Vec<_> = served.difference(&documented).collect();
+    assert!(missing.is_empty(), "served but not documented: {missing:?}");
+    let phantom: Vec<_> = documented.difference(&served).collect();
+    assert!(phantom.is_empty(), "documented but not served: {phantom:?}");
+    // Each documented operation has responses, and error responses use the error body.
+    for (path, item) in doc.body["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            assert!(!responses.is_empty(), "{method} {path}");
+            let has_error = responses.keys().any(|code| code.starts_with('4'));
+            assert!(has_error, "{method} {path} documents no error response");
+        }
+    }
+    assert!(doc.body["components"]["schemas"]["ErrorBody"].is_object());
+    let _: &Value = &doc.body;
+}

@@ -1,0 +1,200 @@
+//! Starting the real application on port 0 with a temporary data folder, and talking
+//! to it like a client.
+
+use mentorq::clock::{ManualClock, SharedClock, SystemClock};
+use mentorq::config::Config;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tempfile::TempDir;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// Kept so the folder lives as long as the app.
+    pub dir: TempDir,
+    pub handle: actix_web::dev::ServerHandle,
+}
+
+/// A response: status, headers and the body parsed as JSON (Null if empty).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The error `code` of an error body.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("<no code>")
+    }
+}
+
+/// The config every test starts from: a temp folder, any free port, quick shutdown.
+pub fn test_config(dir: &TempDir) -> Config {
+    let mut config = Config::default();
+    config.http.port = 0;
+    config.http.workers = 2;
+    config.http.shutdown_timeout_seconds = 1;
+    config.store.path = dir.path().join("data");
+    config.auth.bootstrap_directors = vec!["director@example.org".into()];
+    config.queue.writes_per_minute = 10_000;
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_with_clock(adjust, Arc::new(SystemClock)).await
+}
+
+pub async fn spawn_app_with_clock(adjust: impl FnOnce(&mut Config), clock: SharedClock) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(&dir);
+    adjust(&mut config);
+    let app = mentorq::Application::build_with_clock(config, clock).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        dir,
+        handle,
+    }
+}
+
+pub fn manual_clock() -> ManualClock {
+    ManualClock::new(chrono::Utc::now())
+}
+
+/// A logged-in user: their id, email and tokens.
+#[derive(Clone, Debug)]
+pub struct Login {
+    pub id: u64,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request = self.client.request(method, format!("{}{}", self.address, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
+        Reply { status, headers, body }
+    }
+
+    /// Sends raw bytes as the body.
+    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, body: Vec<u8>) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.address, path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"));
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn register(&self, email: &str, name: &str) -> Reply {
+        self.post(
+            "/api/auth/register/",
+            None,
+            json!({"email": email, "password": "correct horse", "name": name}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str) -> Login {
+        let reply = self
+            .post(
+                "/api/auth/token/",
+                None,
+                json!({"email": email, "password": "correct horse"}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "login of {email}: {}", reply.body);
+        Login {
+            id: reply.body["user"]["id"].as_u64().unwrap(),
+            email: email.to_string(),
+            access: reply.body["access"].as_str().unwrap().to_string(),
+            refresh: reply.body["refresh"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Registers and logs in a participant.
+    pub async fn hacker(&self, name: &str) -> Login {
+        let email = format!("{}@example.org", name.to_lowercase().replace(' ', "."));
+        let reply = self.register(&email, name).await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        self.login(&email).await
+    }
+
+    /// The bootstrap director (created on first call).
+    pub async fn director(&self) -> Login {
+        let reply = self.register("director@example.org", "Dee Rector").await;
+        assert!(reply.status == 201 || reply.code() == "email_taken");
+        self.login("director@example.org").await
+    }
+
+    /// A user holding `roles`, granted by the director, logged in afresh.
+    pub async fn with_roles(&self, name: &str, roles: &[&str]) -> Login {
+        let user = self.hacker(name).await;
+        let director = self.director().await;
+        let reply = self
+            .call(
+                Method::PUT,
+                &format!("/api/users/{}/roles/", user.id),
+                Some(&director.access),
+                Some(json!({ "roles": roles })),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        self.login(&user.email).await
+    }
+
+    pub async fn mentor(&self, name: &str) -> Login {
+        self.with_roles(name, &["mentor"]).await
+    }
+
+    pub async fn organizer(&self, name: &str) -> Login {
+        self.with_roles(name, &["organizer"]).await
+    }
+}

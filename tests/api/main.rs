@@ -1,0 +1,7 @@
+//! Black-box tests: the real application on port 0, spoken to over HTTP.
+
+mod auth;
+mod contract;
+mod helpers;
+mod lcs;
+mod users;
