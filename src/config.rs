@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Config {
     pub http: HttpConfig,
@@ -15,18 +15,6 @@ pub struct Config {
     pub auth: AuthConfig,
     pub queue: QueueConfig,
     pub slack: SlackConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            http: HttpConfig::default(),
-            store: StoreConfig::default(),
-            auth: AuthConfig::default(),
-            queue: QueueConfig::default(),
-            slack: SlackConfig::default(),
-        }
-    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -231,12 +219,11 @@ impl Config {
         let mut note_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
         let deserializer =
             serde_ignored::Deserializer::new(toml::Value::Table(table), &mut note_unknown);
-        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            ConfigError::Invalid {
+        let config: Config =
+            serde_path_to_error::deserialize(deserializer).map_err(|e| ConfigError::Invalid {
                 key: e.path().to_string(),
                 detail: e.inner().to_string(),
-            }
-        })?;
+            })?;
         config.validate()?;
         Ok((config, unknown))
     }
@@ -331,7 +318,10 @@ mod tests {
             &[
                 ("MENTORQ__HTTP__PORT", "9000"),
                 ("MENTORQ__AUTH__LOCAL__OPEN_REGISTRATION", "false"),
-                ("MENTORQ__AUTH__BOOTSTRAP_DIRECTORS", "[\"ops@example.org\"]"),
+                (
+                    "MENTORQ__AUTH__BOOTSTRAP_DIRECTORS",
+                    "[\"ops@example.org\"]",
+                ),
                 ("MENTORQ__STORE__PATH", "/tmp/x y"),
                 ("OTHER", "ignored"),
             ],

@@ -31,7 +31,10 @@ impl Application {
     }
 
     /// Builds the application reading time from `clock`.
-    pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Application> {
+    pub async fn build_with_clock(
+        config: Config,
+        clock: SharedClock,
+    ) -> anyhow::Result<Application> {
         let store = Store::open(&config.store.path)?;
         let secret = secret::load_or_create(config.auth.jwt_secret.as_deref(), store.path())
             .context("cannot read or create the JWT secret")?;
@@ -49,7 +52,9 @@ impl Application {
         let lcs = (config.auth.provider == Provider::Lcs)
             .then(|| Arc::new(LcsClient::new(&config.auth.lcs)));
         let listener = TcpListener::bind((config.http.host.as_str(), config.http.port))
-            .with_context(|| format!("cannot listen on {}:{}", config.http.host, config.http.port))?;
+            .with_context(|| {
+                format!("cannot listen on {}:{}", config.http.host, config.http.port)
+            })?;
         let port = listener.local_addr()?.port();
         let config = Arc::new(config);
         let state = web::Data::new(AppState {

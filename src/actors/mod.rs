@@ -7,8 +7,8 @@
 
 pub mod users;
 
-use crate::store::{Batch, Commit, Store, StoreError};
 use crate::domain::Timestamp;
+use crate::store::{Batch, Commit, Store, StoreError};
 use actix::ResponseFuture;
 
 /// The answer to a command: resolves once its change is durable.

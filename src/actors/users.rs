@@ -113,7 +113,12 @@ impl UserActor {
             .filter(|s| s.is_live(self.clock.now()))
     }
 
-    fn new_session(&mut self, user: UserId, device: String, external_token: Option<String>) -> DeviceSession {
+    fn new_session(
+        &mut self,
+        user: UserId,
+        device: String,
+        external_token: Option<String>,
+    ) -> DeviceSession {
         let now = self.clock.now();
         let session = DeviceSession {
             id: SessionId(self.next_session),
@@ -205,7 +210,11 @@ impl Handler<SyncExternalUser> for UserActor {
 
     fn handle(&mut self, msg: SyncExternalUser, ctx: &mut Context<Self>) -> Self::Result {
         let roles = self.with_bootstrap(&msg.email, msg.roles);
-        let Some(existing) = self.by_email.get(&msg.email).and_then(|id| self.users.get(id)) else {
+        let Some(existing) = self
+            .by_email
+            .get(&msg.email)
+            .and_then(|id| self.users.get(id))
+        else {
             return self.handle(
                 CreateUser {
                     email: msg.email,
@@ -279,7 +288,9 @@ impl Handler<Refresh> for UserActor {
         let mut next = session.clone();
         let verdict = session.judge_refresh(msg.generation, now);
         match verdict {
-            RefreshVerdict::Refuse => return after_barrier(&self.store, Err(UserError::TokenNotValid)),
+            RefreshVerdict::Refuse => {
+                return after_barrier(&self.store, Err(UserError::TokenNotValid))
+            }
             RefreshVerdict::Reuse => next.revoked = true,
             RefreshVerdict::Rotate => {
                 next.generation += 1;
@@ -337,7 +348,11 @@ impl Handler<RevokeSession> for UserActor {
     type Result = Reply<(), UserError>;
 
     fn handle(&mut self, msg: RevokeSession, _: &mut Context<Self>) -> Self::Result {
-        let Some(session) = self.sessions.get(&msg.session).filter(|s| s.user == msg.user && !s.revoked) else {
+        let Some(session) = self
+            .sessions
+            .get(&msg.session)
+            .filter(|s| s.user == msg.user && !s.revoked)
+        else {
             return after_barrier(&self.store, Err(UserError::NotFound));
         };
         let mut revoked = session.clone();

@@ -80,7 +80,8 @@ impl TokenKeys {
 
     /// The claims of a well-signed, unexpired access token.
     pub fn verify_access(&self, token: &str, now: Timestamp) -> Option<AccessClaims> {
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
+        let data =
+            jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
         let claims = data.claims;
         (claims.token_type == "access" && claims.exp > now.timestamp()).then_some(claims)
     }
@@ -93,15 +94,24 @@ impl TokenKeys {
     }
 
     pub fn issue_refresh(&self, session: SessionId, generation: u64) -> String {
-        format!("mq1.{}.{}.{}", session.0, generation, self.mac(session, generation))
+        format!(
+            "mq1.{}.{}.{}",
+            session.0,
+            generation,
+            self.mac(session, generation)
+        )
     }
 
     /// The session and generation of a refresh token we minted; `None` if forged.
     pub fn verify_refresh(&self, token: &str) -> Option<(SessionId, u64)> {
         let mut parts = token.trim().split('.');
-        let (Some("mq1"), Some(sid), Some(generation), Some(mac), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some("mq1"), Some(sid), Some(generation), Some(mac), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return None;
         };
         let session = SessionId(sid.parse().ok()?);
@@ -160,7 +170,9 @@ mod tests {
     #[test]
     fn an_expired_or_foreign_token_is_refused() {
         let token = keys().issue_access(&user(), SessionId(3), now());
-        assert!(keys().verify_access(&token, now() + Duration::seconds(900)).is_none());
+        assert!(keys()
+            .verify_access(&token, now() + Duration::seconds(900))
+            .is_none());
         let other = TokenKeys::new(&[8u8; 32], 900);
         assert!(other.verify_access(&token, now()).is_none());
     }

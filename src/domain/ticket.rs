@@ -493,22 +493,86 @@ mod tests {
         ];
         // (from, to, [owner, stranger, holder, other mentor, organizer, director])
         let table: [(Status, Status, [Expect; 6]); 16] = [
-            (Open, Claimed, [Forbidden, Forbidden, Changes, Changes, Changes, Changes]),
-            (Open, Open, [NoOp, Invalid, Invalid, Invalid, Invalid, Invalid]),
-            (Open, Closed, [Changes, Forbidden, Forbidden, Forbidden, Changes, Changes]),
-            (Open, Cancelled, [Changes, Forbidden, Forbidden, Forbidden, Changes, Changes]),
-            (Claimed, Claimed, [Forbidden, Forbidden, NoOp, Taken, Taken, Taken]),
-            (Claimed, Open, [Forbidden, Forbidden, Changes, Forbidden, Changes, Changes]),
-            (Claimed, Closed, [Changes, Forbidden, Changes, Forbidden, Changes, Changes]),
-            (Claimed, Cancelled, [Changes, Forbidden, Forbidden, Forbidden, Changes, Changes]),
-            (Closed, Open, [Invalid, Invalid, Invalid, Invalid, Invalid, Invalid]),
-            (Closed, Claimed, [Invalid, Invalid, Invalid, Invalid, Invalid, Invalid]),
-            (Closed, Closed, [Invalid, Invalid, NoOp, Invalid, Invalid, Invalid]),
-            (Closed, Cancelled, [Invalid, Invalid, Invalid, Invalid, Invalid, Invalid]),
-            (Cancelled, Open, [Invalid, Invalid, Invalid, Invalid, Invalid, Invalid]),
-            (Cancelled, Claimed, [Invalid, Invalid, Invalid, Invalid, Invalid, Invalid]),
-            (Cancelled, Closed, [Invalid, Invalid, Invalid, Invalid, Invalid, Invalid]),
-            (Cancelled, Cancelled, [NoOp, Invalid, Invalid, Invalid, Invalid, Invalid]),
+            (
+                Open,
+                Claimed,
+                [Forbidden, Forbidden, Changes, Changes, Changes, Changes],
+            ),
+            (
+                Open,
+                Open,
+                [NoOp, Invalid, Invalid, Invalid, Invalid, Invalid],
+            ),
+            (
+                Open,
+                Closed,
+                [Changes, Forbidden, Forbidden, Forbidden, Changes, Changes],
+            ),
+            (
+                Open,
+                Cancelled,
+                [Changes, Forbidden, Forbidden, Forbidden, Changes, Changes],
+            ),
+            (
+                Claimed,
+                Claimed,
+                [Forbidden, Forbidden, NoOp, Taken, Taken, Taken],
+            ),
+            (
+                Claimed,
+                Open,
+                [Forbidden, Forbidden, Changes, Forbidden, Changes, Changes],
+            ),
+            (
+                Claimed,
+                Closed,
+                [Changes, Forbidden, Changes, Forbidden, Changes, Changes],
+            ),
+            (
+                Claimed,
+                Cancelled,
+                [Changes, Forbidden, Forbidden, Forbidden, Changes, Changes],
+            ),
+            (
+                Closed,
+                Open,
+                [Invalid, Invalid, Invalid, Invalid, Invalid, Invalid],
+            ),
+            (
+                Closed,
+                Claimed,
+                [Invalid, Invalid, Invalid, Invalid, Invalid, Invalid],
+            ),
+            (
+                Closed,
+                Closed,
+                [Invalid, Invalid, NoOp, Invalid, Invalid, Invalid],
+            ),
+            (
+                Closed,
+                Cancelled,
+                [Invalid, Invalid, Invalid, Invalid, Invalid, Invalid],
+            ),
+            (
+                Cancelled,
+                Open,
+                [Invalid, Invalid, Invalid, Invalid, Invalid, Invalid],
+            ),
+            (
+                Cancelled,
+                Claimed,
+                [Invalid, Invalid, Invalid, Invalid, Invalid, Invalid],
+            ),
+            (
+                Cancelled,
+                Closed,
+                [Invalid, Invalid, Invalid, Invalid, Invalid, Invalid],
+            ),
+            (
+                Cancelled,
+                Cancelled,
+                [NoOp, Invalid, Invalid, Invalid, Invalid, Invalid],
+            ),
         ];
         for (from, target, expected) in table {
             for ((who, by), want) in cast.iter().zip(expected) {
@@ -529,7 +593,12 @@ mod tests {
 
     #[test]
     fn already_claimed_names_the_holder() {
-        let err = to(&ticket_in(Status::Claimed), &other_mentor(), Status::Claimed).unwrap_err();
+        let err = to(
+            &ticket_in(Status::Claimed),
+            &other_mentor(),
+            Status::Claimed,
+        )
+        .unwrap_err();
         assert_eq!(err, TicketError::AlreadyClaimed("User 3".into()));
     }
 
@@ -597,8 +666,14 @@ mod tests {
     #[test]
     fn creation_validates_every_field() {
         let long = "x".repeat(256);
-        let err = NewTicket::parse(Some(" "), None, Some(&"c".repeat(2001)), Some(&long), Some("CLOSED"))
-            .unwrap_err();
+        let err = NewTicket::parse(
+            Some(" "),
+            None,
+            Some(&"c".repeat(2001)),
+            Some(&long),
+            Some("CLOSED"),
+        )
+        .unwrap_err();
         for field in ["title", "location", "comment", "contact", "status"] {
             assert!(err.0.contains_key(field), "{field} should be reported");
         }

@@ -59,11 +59,13 @@ impl Default for Roles {
     }
 }
 
-impl Roles {
-    pub fn from_iter(roles: impl IntoIterator<Item = Role>) -> Self {
+impl FromIterator<Role> for Roles {
+    fn from_iter<I: IntoIterator<Item = Role>>(roles: I) -> Self {
         roles.into_iter().fold(Roles::default(), Roles::with)
     }
+}
 
+impl Roles {
     pub fn with(self, role: Role) -> Self {
         Roles(self.0 | role.bit())
     }
@@ -351,7 +353,10 @@ mod tests {
             check_role_change(me, director, me, Roles::default()),
             Err(RoleChangeError::RemovesOwnDirector)
         );
-        assert_eq!(check_role_change(me, director, UserId(2), Roles::default()), Ok(()));
+        assert_eq!(
+            check_role_change(me, director, UserId(2), Roles::default()),
+            Ok(())
+        );
         assert_eq!(
             check_role_change(me, Roles::from_iter([Role::Organizer]), UserId(2), director),
             Err(RoleChangeError::NotDirector)

@@ -5,8 +5,8 @@ use super::extract::{Body, Caller};
 use super::views::{DeviceSessionView, TokenPair, TokenResponse, UserView};
 use super::AppState;
 use crate::actors::users::{
-    CreateUser, ExternalCredentials, FindByEmail, ListSessions, OpenSession, Refresh, RevokeSession,
-    SyncExternalUser,
+    CreateUser, ExternalCredentials, FindByEmail, ListSessions, OpenSession, Refresh,
+    RevokeSession, SyncExternalUser,
 };
 use crate::auth::lcs::LcsError;
 use crate::auth::password;
@@ -105,7 +105,11 @@ pub async fn token(
     let (Some(email), Some(secret)) = (email, errors.clone().into_result(secret_field.1)?) else {
         return Err(errors.into());
     };
-    let device = if device.is_empty() { device_label(&req) } else { device };
+    let device = if device.is_empty() {
+        device_label(&req)
+    } else {
+        device
+    };
     let (user, external_token) = match state.config.auth.provider {
         Provider::Local => (check_password(&state, &email, secret).await?, None),
         Provider::Lcs => {
@@ -199,7 +203,10 @@ impl RefreshBody {
             .refresh
             .as_deref()
             .ok_or_else(|| ApiError::validation("refresh", "is required"))?;
-        state.keys.verify_refresh(token).ok_or(ApiError::TokenNotValid)
+        state
+            .keys
+            .verify_refresh(token)
+            .ok_or(ApiError::TokenNotValid)
     }
 }
 
@@ -211,7 +218,13 @@ pub async fn refresh(
     Body(body): Body<RefreshBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (session, generation) = body.session(&state)?;
-    let (mut user, session) = state.users.send(Refresh { session, generation }).await??;
+    let (mut user, session) = state
+        .users
+        .send(Refresh {
+            session,
+            generation,
+        })
+        .await??;
     if state.config.auth.provider == Provider::Lcs {
         user = refresh_roles_from_lcs(&state, session.id, user).await?;
     }
@@ -221,14 +234,24 @@ pub async fn refresh(
 /// Takes the roles the identity service gives now. If it refuses the stored token the
 /// login is over; if it is unreachable, the stored roles stand (and a warning is logged)
 /// so an outage of the identity service does not log everyone out.
-async fn refresh_roles_from_lcs(state: &AppState, session: SessionId, user: User) -> Result<User, ApiError> {
+async fn refresh_roles_from_lcs(
+    state: &AppState,
+    session: SessionId,
+    user: User,
+) -> Result<User, ApiError> {
     let Some((email, token)) = state.users.send(ExternalCredentials(session)).await? else {
         return Ok(user);
     };
     match sync_from_lcs(state, &email, &token).await {
         Ok(user) => Ok(user),
         Err(ApiError::InvalidCredentials) => {
-            state.users.send(RevokeSession { user: user.id, session }).await??;
+            state
+                .users
+                .send(RevokeSession {
+                    user: user.id,
+                    session,
+                })
+                .await??;
             Err(ApiError::TokenNotValid)
         }
         Err(ApiError::IdentityProviderUnavailable) => Ok(user),
@@ -258,7 +281,10 @@ pub async fn logout(
 #[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
     responses((status = 200, body = Vec<DeviceSessionView>), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list_sessions(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn list_sessions(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
     let sessions = state.users.send(ListSessions(caller.id())).await?;
     let views: Vec<DeviceSessionView> = sessions
         .iter()

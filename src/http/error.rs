@@ -165,9 +165,10 @@ impl From<actix::MailboxError> for ApiError {
 impl From<UserError> for ApiError {
     fn from(e: UserError) -> Self {
         match e {
-            UserError::EmailTaken => {
-                ApiError::Conflict("email_taken", "An account with this email already exists.".into())
-            }
+            UserError::EmailTaken => ApiError::Conflict(
+                "email_taken",
+                "An account with this email already exists.".into(),
+            ),
             UserError::NotFound => ApiError::NotFound,
             UserError::TokenNotValid => ApiError::TokenNotValid,
             UserError::RoleChange(e) => ApiError::forbidden(e.to_string()),

@@ -51,7 +51,11 @@ pub struct RouteSpec {
 }
 
 fn spec(method: Method, path: &'static str, route: Route) -> RouteSpec {
-    RouteSpec { method, path, route }
+    RouteSpec {
+        method,
+        path,
+        route,
+    }
 }
 
 /// Every API route the server serves. Paths are without a trailing slash; the
@@ -59,16 +63,32 @@ fn spec(method: Method, path: &'static str, route: Route) -> RouteSpec {
 pub fn routes() -> Vec<RouteSpec> {
     use web::{delete, get, patch, post, put};
     vec![
-        spec(Method::POST, "/api/auth/register", post().to(auth::register)),
+        spec(
+            Method::POST,
+            "/api/auth/register",
+            post().to(auth::register),
+        ),
         spec(Method::POST, "/api/auth/token", post().to(auth::token)),
         spec(Method::POST, "/api/auth/refresh", post().to(auth::refresh)),
         spec(Method::POST, "/api/auth/logout", post().to(auth::logout)),
-        spec(Method::GET, "/api/auth/sessions", get().to(auth::list_sessions)),
-        spec(Method::DELETE, "/api/auth/sessions/{id}", delete().to(auth::revoke_session)),
+        spec(
+            Method::GET,
+            "/api/auth/sessions",
+            get().to(auth::list_sessions),
+        ),
+        spec(
+            Method::DELETE,
+            "/api/auth/sessions/{id}",
+            delete().to(auth::revoke_session),
+        ),
         spec(Method::GET, "/api/me", get().to(users::me)),
         spec(Method::PATCH, "/api/me", patch().to(users::update_me)),
         spec(Method::GET, "/api/users", get().to(users::list_users)),
-        spec(Method::PUT, "/api/users/{id}/roles", put().to(users::set_roles)),
+        spec(
+            Method::PUT,
+            "/api/users/{id}/roles",
+            put().to(users::set_roles),
+        ),
     ]
 }
 
@@ -119,9 +139,10 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 pub fn extractor_configs(cfg: &mut web::ServiceConfig, body_limit: usize) {
     cfg.app_data(web::PayloadConfig::new(body_limit))
         .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-        .app_data(web::QueryConfig::default().error_handler(|e, _| {
-            ApiError::validation("query", &e.to_string()).into()
-        }));
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| ApiError::validation("query", &e.to_string()).into()),
+        );
 }
 
 /// Rewrites any error response that is not already our JSON (actix's own 404, 405, 413,

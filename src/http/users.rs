@@ -66,12 +66,17 @@ pub async fn list_users(
     query: web::Query<UsersQuery>,
 ) -> Result<HttpResponse, ApiError> {
     if !caller.user.roles.is_manager() {
-        return Err(ApiError::forbidden("Only organizers and directors may list users."));
+        return Err(ApiError::forbidden(
+            "Only organizers and directors may list users.",
+        ));
     }
     let role = query
         .role
         .as_deref()
-        .map(|r| r.parse::<Role>().map_err(|e| ApiError::validation("role", &e)))
+        .map(|r| {
+            r.parse::<Role>()
+                .map_err(|e| ApiError::validation("role", &e))
+        })
         .transpose()?;
     let users = state.users.send(ListUsers { role }).await?;
     Ok(HttpResponse::Ok().json(users.iter().map(UserView::from).collect::<Vec<_>>()))

@@ -84,10 +84,13 @@ pub enum StoreError {
 /// The key under which the global event counter is kept in [`TreeName::Meta`].
 const SEQ_KEY: &str = "seq";
 
+/// One write: a tree, a key, and the new value (`None` removes the key).
+type Write = (TreeName, Vec<u8>, Option<Vec<u8>>);
+
 /// A set of writes and events that become durable together.
 #[derive(Default)]
 pub struct Batch {
-    writes: Vec<(TreeName, Vec<u8>, Option<Vec<u8>>)>,
+    writes: Vec<Write>,
     events: Vec<EventBody>,
 }
 
@@ -228,7 +231,11 @@ impl Store {
 
     /// Applies `batch` atomically, numbering its events, and queues it for the disk.
     pub fn commit(&self, batch: Batch, now: Timestamp) -> Result<Commit, StoreError> {
-        let mut next_seq = self.inner.next_seq.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut next_seq = self
+            .inner
+            .next_seq
+            .lock()
+            .map_err(|_| StoreError::Poisoned)?;
         let events: Vec<Arc<Event>> = batch
             .events
             .into_iter()
@@ -270,8 +277,14 @@ impl Store {
     /// decided from state that is not yet durable waits for this before it is sent.
     pub async fn barrier(&self) -> Result<(), StoreError> {
         let receiver = {
-            let _order = self.inner.next_seq.lock().map_err(|_| StoreError::Poisoned)?;
-            self.inner.committer.enqueue(Pending { events: Vec::new() })?
+            let _order = self
+                .inner
+                .next_seq
+                .lock()
+                .map_err(|_| StoreError::Poisoned)?;
+            self.inner
+                .committer
+                .enqueue(Pending { events: Vec::new() })?
         };
         match receiver.await {
             Ok(Ok(())) => Ok(()),
@@ -279,7 +292,7 @@ impl Store {
         }
     }
 
-    fn apply(&self, writes: &[(TreeName, Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+    fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
         }

@@ -17,12 +17,20 @@ async fn register_creates_a_hacker_with_a_normalised_email() {
 async fn register_reports_every_invalid_field() {
     let app = spawn_app().await;
     let reply = app
-        .post("/api/auth/register/", None, json!({"email": "nope", "password": "short"}))
+        .post(
+            "/api/auth/register/",
+            None,
+            json!({"email": "nope", "password": "short"}),
+        )
         .await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.code(), "validation_failed");
     for field in ["email", "password", "name"] {
-        assert!(reply.body["fields"][field].is_array(), "{field}: {}", reply.body);
+        assert!(
+            reply.body["fields"][field].is_array(),
+            "{field}: {}",
+            reply.body
+        );
     }
 }
 
@@ -59,7 +67,9 @@ async fn a_token_carries_the_user_and_role_flags() {
     assert_eq!(reply.body["is_mentor"], false);
     assert_eq!(reply.body["is_director"], false);
     assert!(reply.body["access"].as_str().unwrap().split('.').count() == 3);
-    let me = app.get("/api/me/", reply.body["access"].as_str().unwrap()).await;
+    let me = app
+        .get("/api/me/", reply.body["access"].as_str().unwrap())
+        .await;
     assert_eq!(me.status, 200);
     assert_eq!(me.body["name"], "Ada");
 }
@@ -68,9 +78,16 @@ async fn a_token_carries_the_user_and_role_flags() {
 async fn a_wrong_password_or_unknown_email_is_invalid_credentials() {
     let app = spawn_app().await;
     app.register("ada@example.org", "Ada").await;
-    for (email, password) in [("ada@example.org", "wrong password"), ("eve@example.org", "correct horse")] {
+    for (email, password) in [
+        ("ada@example.org", "wrong password"),
+        ("eve@example.org", "correct horse"),
+    ] {
         let reply = app
-            .post("/api/auth/token/", None, json!({"email": email, "password": password}))
+            .post(
+                "/api/auth/token/",
+                None,
+                json!({"email": email, "password": password}),
+            )
             .await;
         assert_eq!(reply.status, 401);
         assert_eq!(reply.code(), "invalid_credentials");
@@ -81,13 +98,19 @@ async fn a_wrong_password_or_unknown_email_is_invalid_credentials() {
 async fn refresh_rotates_and_the_old_token_stops_working() {
     let app = spawn_app().await;
     let ada = app.hacker("Ada").await;
-    let first = app.post("/api/auth/refresh/", None, json!({"refresh": ada.refresh})).await;
+    let first = app
+        .post("/api/auth/refresh/", None, json!({"refresh": ada.refresh}))
+        .await;
     assert_eq!(first.status, 200);
     let new_refresh = first.body["refresh"].as_str().unwrap().to_string();
     assert_ne!(new_refresh, ada.refresh);
-    let me = app.get("/api/me/", first.body["access"].as_str().unwrap()).await;
+    let me = app
+        .get("/api/me/", first.body["access"].as_str().unwrap())
+        .await;
     assert_eq!(me.status, 200);
-    let again = app.post("/api/auth/refresh/", None, json!({"refresh": new_refresh})).await;
+    let again = app
+        .post("/api/auth/refresh/", None, json!({"refresh": new_refresh}))
+        .await;
     assert_eq!(again.status, 200);
 }
 
@@ -95,18 +118,32 @@ async fn refresh_rotates_and_the_old_token_stops_working() {
 async fn reusing_a_rotated_refresh_token_revokes_the_device_session() {
     let app = spawn_app().await;
     let ada = app.hacker("Ada").await;
-    let rotated = app.post("/api/auth/refresh/", None, json!({"refresh": ada.refresh})).await;
+    let rotated = app
+        .post("/api/auth/refresh/", None, json!({"refresh": ada.refresh}))
+        .await;
     let current = rotated.body["refresh"].as_str().unwrap().to_string();
     let current_access = rotated.body["access"].as_str().unwrap().to_string();
 
-    let replay = app.post("/api/auth/refresh/", None, json!({"refresh": ada.refresh})).await;
+    let replay = app
+        .post("/api/auth/refresh/", None, json!({"refresh": ada.refresh}))
+        .await;
     assert_eq!(replay.status, 401);
     assert_eq!(replay.code(), "token_not_valid");
 
-    let after = app.post("/api/auth/refresh/", None, json!({"refresh": current})).await;
-    assert_eq!(after.code(), "token_not_valid", "the whole session is revoked");
+    let after = app
+        .post("/api/auth/refresh/", None, json!({"refresh": current}))
+        .await;
+    assert_eq!(
+        after.code(),
+        "token_not_valid",
+        "the whole session is revoked"
+    );
     let me = app.get("/api/me/", &current_access).await;
-    assert_eq!(me.code(), "token_not_valid", "its access tokens stop at once");
+    assert_eq!(
+        me.code(),
+        "token_not_valid",
+        "its access tokens stop at once"
+    );
 }
 
 #[actix_web::test]
@@ -114,12 +151,21 @@ async fn logout_revokes_the_refresh_and_access_tokens() {
     let app = spawn_app().await;
     let ada = app.hacker("Ada").await;
     let reply = app
-        .post("/api/auth/logout/", Some(&ada.access), json!({"refresh": ada.refresh}))
+        .post(
+            "/api/auth/logout/",
+            Some(&ada.access),
+            json!({"refresh": ada.refresh}),
+        )
         .await;
     assert_eq!(reply.status, 204);
-    let refresh = app.post("/api/auth/refresh/", None, json!({"refresh": ada.refresh})).await;
+    let refresh = app
+        .post("/api/auth/refresh/", None, json!({"refresh": ada.refresh}))
+        .await;
     assert_eq!(refresh.code(), "token_not_valid");
-    assert_eq!(app.get("/api/me/", &ada.access).await.code(), "token_not_valid");
+    assert_eq!(
+        app.get("/api/me/", &ada.access).await.code(),
+        "token_not_valid"
+    );
 }
 
 #[actix_web::test]
@@ -132,16 +178,31 @@ async fn device_sessions_are_listed_and_revocable() {
     let sessions = list.body.as_array().unwrap();
     assert_eq!(sessions.len(), 2);
     assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
-    let phone_id = sessions.iter().find(|s| s["current"] == false).unwrap()["id"].as_u64().unwrap();
+    let phone_id = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_u64()
+        .unwrap();
 
     let revoke = app
-        .call(Method::DELETE, &format!("/api/auth/sessions/{phone_id}"), Some(&laptop.access), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/auth/sessions/{phone_id}"),
+            Some(&laptop.access),
+            None,
+        )
         .await;
     assert_eq!(revoke.status, 204);
-    assert_eq!(app.get("/api/me/", &phone.access).await.code(), "token_not_valid");
+    assert_eq!(
+        app.get("/api/me/", &phone.access).await.code(),
+        "token_not_valid"
+    );
     assert_eq!(app.get("/api/me/", &laptop.access).await.status, 200);
     let again = app
-        .call(Method::DELETE, &format!("/api/auth/sessions/{phone_id}/"), Some(&laptop.access), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/auth/sessions/{phone_id}/"),
+            Some(&laptop.access),
+            None,
+        )
         .await;
     assert_eq!(again.status, 404);
 }
@@ -154,7 +215,12 @@ async fn another_users_session_cannot_be_revoked() {
     let list = app.get("/api/auth/sessions/", &ada.access).await;
     let ada_session = list.body[0]["id"].as_u64().unwrap();
     let reply = app
-        .call(Method::DELETE, &format!("/api/auth/sessions/{ada_session}/"), Some(&eve.access), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/auth/sessions/{ada_session}/"),
+            Some(&eve.access),
+            None,
+        )
         .await;
     assert_eq!(reply.status, 404);
     assert_eq!(app.get("/api/me/", &ada.access).await.status, 200);
@@ -165,7 +231,10 @@ async fn missing_forged_and_expired_tokens_are_refused() {
     let app = spawn_app().await;
     let ada = app.hacker("Ada").await;
     let none = app.call(Method::GET, "/api/me/", None, None).await;
-    assert_eq!((none.status.as_u16(), none.code()), (401, "not_authenticated"));
+    assert_eq!(
+        (none.status.as_u16(), none.code()),
+        (401, "not_authenticated")
+    );
 
     // A tampered payload keeps the signature of another.
     let mut parts: Vec<&str> = ada.access.split('.').collect();
@@ -173,13 +242,19 @@ async fn missing_forged_and_expired_tokens_are_refused() {
     let other_payload = other.access.split('.').nth(1).unwrap().to_string();
     parts[1] = &other_payload;
     let tampered = parts.join(".");
-    assert_eq!(app.get("/api/me/", &tampered).await.code(), "token_not_valid");
+    assert_eq!(
+        app.get("/api/me/", &tampered).await.code(),
+        "token_not_valid"
+    );
 
     // alg: none.
     let header = base64_url(br#"{"alg":"none","typ":"JWT"}"#);
     let payload = ada.access.split('.').nth(1).unwrap();
     let unsigned = format!("{header}.{payload}.");
-    assert_eq!(app.get("/api/me/", &unsigned).await.code(), "token_not_valid");
+    assert_eq!(
+        app.get("/api/me/", &unsigned).await.code(),
+        "token_not_valid"
+    );
 
     // Signed with another key.
     let foreign = mentorq::auth::TokenKeys::new(&[1u8; 32], 900);
@@ -200,13 +275,22 @@ async fn missing_forged_and_expired_tokens_are_refused() {
 #[actix_web::test]
 async fn an_access_token_expires_after_its_lifetime() {
     let clock = manual_clock();
-    let app = spawn_app_with_clock(|c| c.auth.access_ttl_seconds = 60, std::sync::Arc::new(clock.clone())).await;
+    let app = spawn_app_with_clock(
+        |c| c.auth.access_ttl_seconds = 60,
+        std::sync::Arc::new(clock.clone()),
+    )
+    .await;
     let ada = app.hacker("Ada").await;
     assert_eq!(app.get("/api/me/", &ada.access).await.status, 200);
     clock.advance(chrono::Duration::seconds(61));
-    assert_eq!(app.get("/api/me/", &ada.access).await.code(), "token_not_valid");
+    assert_eq!(
+        app.get("/api/me/", &ada.access).await.code(),
+        "token_not_valid"
+    );
     // The refresh token still works and gives a fresh access token.
-    let refreshed = app.post("/api/auth/refresh/", None, json!({"refresh": ada.refresh})).await;
+    let refreshed = app
+        .post("/api/auth/refresh/", None, json!({"refresh": ada.refresh}))
+        .await;
     assert_eq!(refreshed.status, 200);
 }
 

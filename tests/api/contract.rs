@@ -8,17 +8,28 @@ use std::collections::BTreeSet;
 #[actix_web::test]
 async fn a_body_that_is_not_json_is_invalid_json() {
     let app = spawn_app().await;
-    let reply = app.raw(Method::POST, "/api/auth/register/", None, b"{nope".to_vec()).await;
+    let reply = app
+        .raw(Method::POST, "/api/auth/register/", None, b"{nope".to_vec())
+        .await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.code(), "invalid_json");
-    let empty = app.raw(Method::POST, "/api/auth/token", None, Vec::new()).await;
+    let empty = app
+        .raw(Method::POST, "/api/auth/token", None, Vec::new())
+        .await;
     assert_eq!(empty.code(), "invalid_json");
 }
 
 #[actix_web::test]
 async fn json_that_is_not_an_object_names_the_body() {
     let app = spawn_app().await;
-    let reply = app.raw(Method::POST, "/api/auth/register/", None, b"[1, 2]".to_vec()).await;
+    let reply = app
+        .raw(
+            Method::POST,
+            "/api/auth/register/",
+            None,
+            b"[1, 2]".to_vec(),
+        )
+        .await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.code(), "validation_failed");
     assert!(reply.body["fields"]["body"].is_array());
@@ -28,7 +39,11 @@ async fn json_that_is_not_an_object_names_the_body() {
 async fn a_field_of_the_wrong_type_is_named() {
     let app = spawn_app().await;
     let reply = app
-        .post("/api/auth/register/", None, json!({"email": 5, "password": "correct horse", "name": "A"}))
+        .post(
+            "/api/auth/register/",
+            None,
+            json!({"email": 5, "password": "correct horse", "name": "A"}),
+        )
         .await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.code(), "validation_failed");
@@ -52,7 +67,9 @@ async fn unknown_fields_are_ignored() {
 async fn an_oversize_body_is_413_json() {
     let app = spawn_app().await;
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(70 * 1024));
-    let reply = app.raw(Method::POST, "/api/auth/register/", None, big.into_bytes()).await;
+    let reply = app
+        .raw(Method::POST, "/api/auth/register/", None, big.into_bytes())
+        .await;
     assert_eq!(reply.status, 413);
     assert_eq!(reply.code(), "payload_too_large");
 }
@@ -60,18 +77,34 @@ async fn an_oversize_body_is_413_json() {
 #[actix_web::test]
 async fn unknown_routes_are_404_json() {
     let app = spawn_app().await;
-    let reply = app.call(Method::GET, "/api/nothing-here/", None, None).await;
+    let reply = app
+        .call(Method::GET, "/api/nothing-here/", None, None)
+        .await;
     assert_eq!(reply.status, 404);
     assert_eq!(reply.code(), "not_found");
+    let content_type = reply.headers["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
     let ada = app.hacker("Ada").await;
-    let bad_id = app.call(Method::DELETE, "/api/auth/sessions/abc/", Some(&ada.access), None).await;
+    let bad_id = app
+        .call(
+            Method::DELETE,
+            "/api/auth/sessions/abc/",
+            Some(&ada.access),
+            None,
+        )
+        .await;
     assert_eq!(bad_id.status, 404);
 }
 
 #[actix_web::test]
 async fn a_known_route_with_an_unknown_method_is_405_json() {
     let app = spawn_app().await;
-    let reply = app.call(Method::DELETE, "/api/auth/register/", None, None).await;
+    let reply = app
+        .call(Method::DELETE, "/api/auth/register/", None, None)
+        .await;
     assert_eq!(reply.status, 405);
     assert_eq!(reply.code(), "method_not_allowed");
 }
@@ -80,12 +113,21 @@ async fn a_known_route_with_an_unknown_method_is_405_json() {
 async fn every_route_answers_with_and_without_a_trailing_slash() {
     let app = spawn_app().await;
     let ada = app.hacker("Ada").await;
-    for path in ["/api/me", "/api/me/", "/api/auth/sessions", "/api/auth/sessions/"] {
+    for path in [
+        "/api/me",
+        "/api/me/",
+        "/api/auth/sessions",
+        "/api/auth/sessions/",
+    ] {
         let reply = app.get(path, &ada.access).await;
         assert_eq!(reply.status, 200, "{path}");
     }
     let no_slash = app
-        .post("/api/auth/register", None, json!({"email": "b@b.org", "password": "correct horse", "name": "B"}))
+        .post(
+            "/api/auth/register",
+            None,
+            json!({"email": "b@b.org", "password": "correct horse", "name": "B"}),
+        )
         .await;
     assert_eq!(no_slash.status, 201, "no redirect, the route itself");
 }
@@ -93,7 +135,10 @@ async fn every_route_answers_with_and_without_a_trailing_slash() {
 #[actix_web::test]
 async fn health_and_readiness_answer() {
     let app = spawn_app().await;
-    assert_eq!(app.call(Method::GET, "/healthz", None, None).await.status, 200);
+    assert_eq!(
+        app.call(Method::GET, "/healthz", None, None).await.status,
+        200
+    );
     let ready = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(ready.status, 200);
     assert_eq!(ready.body["status"], "ready");

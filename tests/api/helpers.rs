@@ -12,8 +12,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     /// Kept so the folder lives as long as the app.
-    pub dir: TempDir,
-    pub handle: actix_web::dev::ServerHandle,
+    _dir: TempDir,
 }
 
 /// A response: status, headers and the body parsed as JSON (Null if empty).
@@ -57,15 +56,15 @@ pub async fn spawn_app_with_clock(adjust: impl FnOnce(&mut Config), clock: Share
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(&dir);
     adjust(&mut config);
-    let app = mentorq::Application::build_with_clock(config, clock).await.expect("app builds");
+    let app = mentorq::Application::build_with_clock(config, clock)
+        .await
+        .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
-        dir,
-        handle,
+        _dir: dir,
     }
 }
 
@@ -83,8 +82,16 @@ pub struct Login {
 }
 
 impl TestApp {
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
-        let mut request = self.client.request(method, format!("{}{}", self.address, path));
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -100,11 +107,21 @@ impl TestApp {
         } else {
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
         };
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Sends raw bytes as the body.
-    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, body: Vec<u8>) -> Reply {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> Reply {
         let mut request = self
             .client
             .request(method, format!("{}{}", self.address, path))
@@ -118,7 +135,11 @@ impl TestApp {
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"));
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
@@ -130,7 +151,8 @@ impl TestApp {
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
-        self.call(Method::PATCH, path, Some(token), Some(body)).await
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn register(&self, email: &str, name: &str) -> Reply {

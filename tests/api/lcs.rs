@@ -11,8 +11,10 @@ const GOOD_TOKEN: &str = "lcs-token-ada";
 /// The user documents the fake service knows.
 fn document(email: &str) -> Option<Value> {
     match email {
-        "ada@example.org" => Some(json!({"email": "ada@example.org", "first_name": "Ada", "last_name": "Lovelace",
-                                         "role": {"hacker": true, "mentor": true, "organizer": false, "director": false}})),
+        "ada@example.org" => Some(
+            json!({"email": "ada@example.org", "first_name": "Ada", "last_name": "Lovelace",
+                                         "role": {"hacker": true, "mentor": true, "organizer": false, "director": false}}),
+        ),
         "slow@example.org" => Some(json!({"email": "slow@example.org"})),
         _ => None,
     }
@@ -83,7 +85,12 @@ async fn lcs_app(flavor: LcsFlavor, url: String) -> TestApp {
 }
 
 async fn token(app: &TestApp, email: &str, lcs_token: &str) -> Reply {
-    app.post("/api/auth/token/", None, json!({"email": email, "lcs_token": lcs_token})).await
+    app.post(
+        "/api/auth/token/",
+        None,
+        json!({"email": email, "lcs_token": lcs_token}),
+    )
+    .await
 }
 
 #[actix_web::test]
@@ -96,7 +103,11 @@ async fn both_flavours_accept_a_good_token_and_map_roles() {
         assert_eq!(reply.body["user"]["name"], "Ada Lovelace");
         assert_eq!(reply.body["user"]["roles"], json!(["hacker", "mentor"]));
         let refreshed = app
-            .post("/api/auth/refresh/", None, json!({"refresh": reply.body["refresh"]}))
+            .post(
+                "/api/auth/refresh/",
+                None,
+                json!({"refresh": reply.body["refresh"]}),
+            )
             .await;
         assert_eq!(refreshed.status, 200, "{flavor:?}");
     }
@@ -140,5 +151,8 @@ async fn a_slow_provider_is_502_after_the_timeout() {
     let reply = token(&app, "slow@example.org", GOOD_TOKEN).await;
     assert_eq!(reply.status, 502);
     assert_eq!(reply.code(), "identity_provider_unavailable");
-    assert!(started.elapsed() < Duration::from_millis(2500), "gave up at the 500 ms timeout");
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "gave up at the 500 ms timeout"
+    );
 }

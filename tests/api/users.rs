@@ -7,12 +7,18 @@ async fn the_profile_can_be_edited() {
     let app = spawn_app().await;
     let ada = app.hacker("Ada").await;
     let reply = app
-        .patch("/api/me/", &ada.access, json!({"slack_id": "U123", "phone": "555", "name": "Ada L."}))
+        .patch(
+            "/api/me/",
+            &ada.access,
+            json!({"slack_id": "U123", "phone": "555", "name": "Ada L."}),
+        )
         .await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body["slack_id"], "U123");
     assert_eq!(reply.body["name"], "Ada L.");
-    let cleared = app.patch("/api/me", &ada.access, json!({"phone": ""})).await;
+    let cleared = app
+        .patch("/api/me", &ada.access, json!({"phone": ""}))
+        .await;
     assert_eq!(cleared.body["phone"], serde_json::Value::Null);
     assert_eq!(cleared.body["slack_id"], "U123");
 }
@@ -55,7 +61,13 @@ async fn users_can_be_filtered_by_role() {
     app.hacker("Ada").await;
     let director = app.director().await;
     let mentors = app.get("/api/users/?role=mentor", &director.access).await;
-    let names: Vec<&str> = mentors.body.as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = mentors
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Grace"]);
     let bad = app.get("/api/users/?role=wizard", &director.access).await;
     assert_eq!(bad.code(), "validation_failed");
@@ -94,7 +106,12 @@ async fn only_directors_change_roles() {
         .await;
     assert_eq!(reply.status, 403);
     let unknown = app
-        .call(Method::PUT, "/api/users/999/roles/", Some(&app.director().await.access), Some(json!({"roles": []})))
+        .call(
+            Method::PUT,
+            "/api/users/999/roles/",
+            Some(&app.director().await.access),
+            Some(json!({"roles": []})),
+        )
         .await;
     assert_eq!(unknown.status, 404);
 }

@@ -1,0 +1,281 @@
+//! Tests that need the real binary in its own process: restart, SIGKILL, signals, CLI.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "correct horse";
+
+/// The server binary running on a data folder.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mentorq"))
+            .args(["serve", "--config", "/nonexistent/config.toml"])
+            .env("MENTORQ__HTTP__PORT", "0")
+            .env("MENTORQ__HTTP__SHUTDOWN_TIMEOUT_SECONDS", "1")
+            .env("MENTORQ__STORE__PATH", data)
+            .env(
+                "MENTORQ__AUTH__BOOTSTRAP_DIRECTORS",
+                "[\"ops@example.org\"]",
+            )
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the binary starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        Server { child, base }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; returns its status and how long it took.
+    fn wait(mut self, limit: Duration) -> (std::process::ExitStatus, Duration) {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, started.elapsed());
+            }
+            assert!(started.elapsed() < limit, "did not exit within {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn post(client: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
+    let response = client.post(url).json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn register(client: &reqwest::Client, base: &str, email: &str) -> u16 {
+    post(
+        client,
+        format!("{base}/api/auth/register/"),
+        json!({"email": email, "password": PASSWORD, "name": email}),
+    )
+    .await
+    .0
+}
+
+async fn login(client: &reqwest::Client, base: &str, email: &str) -> (u16, Value) {
+    post(
+        client,
+        format!("{base}/api/auth/token/"),
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn users_and_refresh_tokens_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let server = Server::start(dir.path());
+    assert_eq!(
+        register(&client, &server.base, "ada@example.org").await,
+        201
+    );
+    let (status, tokens) = login(&client, &server.base, "ada@example.org").await;
+    assert_eq!(status, 200);
+    server.signal("TERM");
+    let (exit, _) = server.wait(Duration::from_secs(5));
+    assert!(exit.success(), "SIGTERM exits 0");
+
+    let server = Server::start(dir.path());
+    let (status, _) = login(&client, &server.base, "ada@example.org").await;
+    assert_eq!(status, 200, "the user is still there");
+    let (status, _) = post(
+        &client,
+        format!("{}/api/auth/refresh/", server.base),
+        json!({"refresh": tokens["refresh"]}),
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "the refresh token still works (the secret was kept)"
+    );
+    let me = client
+        .get(format!("{}/api/me/", server.base))
+        .bearer_auth(tokens["access"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200, "the access token too");
+}
+
+#[tokio::test]
+async fn every_acknowledged_registration_survives_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let server = Server::start(dir.path());
+    assert_eq!(
+        register(&client, &server.base, "ops@example.org").await,
+        201
+    );
+
+    // Eight writers register users as fast as they can; each records what was
+    // acknowledged. The process is killed while they are mid-stream.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let (client, base, acknowledged) =
+            (client.clone(), server.base.clone(), acknowledged.clone());
+        writers.push(tokio::spawn(async move {
+            for i in 0.. {
+                let email = format!("w{w}-u{i}@example.org");
+                let body = json!({"email": email, "password": PASSWORD, "name": "x"});
+                match client
+                    .post(format!("{base}/api/auth/register/"))
+                    .json(&body)
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status() == 201 => acknowledged.lock().unwrap().push(email),
+                    _ => break,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.signal("KILL");
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    drop(server);
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 10,
+        "the writers got going ({})",
+        acknowledged.len()
+    );
+
+    let server = Server::start(dir.path());
+    let (_, ops) = login(&client, &server.base, "ops@example.org").await;
+    let users: Vec<Value> = client
+        .get(format!("{}/api/users/", server.base))
+        .bearer_auth(ops["access"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let present: std::collections::HashSet<&str> =
+        users.iter().map(|u| u["email"].as_str().unwrap()).collect();
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|e| !present.contains(e.as_str()))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+}
+
+#[tokio::test]
+async fn sigint_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.signal("INT");
+    let (exit, took) = server.wait(Duration::from_secs(5));
+    assert!(exit.success());
+    assert!(took < Duration::from_secs(5));
+}
+
+fn user_add(data: &Path, email: &str, roles: &[&str]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mentorq"));
+    command
+        .args([
+            "user",
+            "add",
+            "--config",
+            "/nonexistent/config.toml",
+            "--email",
+            email,
+            "--name",
+            "Grace H.",
+        ])
+        .env("MENTORQ__STORE__PATH", data)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for role in roles {
+        command.args(["--role", role]);
+    }
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn user_add_refuses_a_folder_held_by_a_running_server_and_works_once_it_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let refused = user_add(dir.path(), "grace@example.org", &["mentor"]);
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("in use by another mentorq process"),
+        "{message}"
+    );
+
+    server.signal("TERM");
+    server.wait(Duration::from_secs(5));
+    let added = user_add(dir.path(), "grace@example.org", &["mentor"]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+
+    let server = Server::start(dir.path());
+    let client = reqwest::Client::new();
+    let (status, body) = login(&client, &server.base, "grace@example.org").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["is_mentor"], true);
+}
+
+#[tokio::test]
+async fn an_invalid_config_value_stops_start_up_naming_the_key() {
+    let output = Command::new(env!("CARGO_BIN_EXE_mentorq"))
+        .args(["serve", "--config", "/nonexistent/config.toml"])
+        .env("MENTORQ__HTTP__PORT", "not-a-port")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("http.port"), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+}
