@@ -83,11 +83,28 @@ fn init_logging() {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let host = config.http.host.clone();
     let app = mentorq::Application::build(config).await?;
+    stop_on_signals(app.handle())?;
     // On stdout whatever the log level: scripts using port 0 read it.
     println!("listening on http://{host}:{}", app.port());
     tracing::info!(port = app.port(), "listening");
     app.run_until_stopped().await?;
     tracing::info!("stopped; the store is durable");
+    Ok(())
+}
+
+/// SIGINT or SIGTERM: stop accepting, finish in-flight requests, then the caller
+/// makes the store durable. The handlers exist before this returns.
+fn stop_on_signals(server: actix_web::dev::ServerHandle) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    actix_web::rt::spawn(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
+            _ = interrupt.recv() => tracing::info!("SIGINT: stopping"),
+        }
+        server.stop(true).await;
+    });
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 //! Builds the application: opens the store, starts the actors, binds the listener.
 //! The caller owns the lifecycle: `build`, read `port()`, then `run_until_stopped()`.
 
+use crate::actors::idempotency::IdempotencyActor;
+use crate::actors::queue::QueueActor;
 use crate::actors::users::UserActor;
 use crate::auth::lcs::LcsClient;
 use crate::auth::{secret, TokenKeys};
@@ -49,6 +51,18 @@ impl Application {
         let users_arbiter = Arbiter::new();
         let users = UserActor::start_in_arbiter(&users_arbiter.handle(), move |_| users_actor);
 
+        let queue_actor = QueueActor::load(
+            store.clone(),
+            clock.clone(),
+            config.queue.max_active_tickets,
+        )?;
+        let queue_arbiter = Arbiter::new();
+        let queue = QueueActor::start_in_arbiter(&queue_arbiter.handle(), move |_| queue_actor);
+
+        let idempotency_actor = IdempotencyActor::load(store.clone(), clock.clone())?;
+        let idempotency =
+            IdempotencyActor::start_in_arbiter(&users_arbiter.handle(), move |_| idempotency_actor);
+
         let lcs = (config.auth.provider == Provider::Lcs)
             .then(|| Arc::new(LcsClient::new(&config.auth.lcs)));
         let listener = TcpListener::bind((config.http.host.as_str(), config.http.port))
@@ -59,6 +73,9 @@ impl Application {
         let config = Arc::new(config);
         let state = web::Data::new(AppState {
             users,
+            queue,
+            idempotency,
+            rate_limiter: http::limits::RateLimiter::new(config.queue.writes_per_minute),
             keys,
             clock,
             config: config.clone(),
@@ -80,12 +97,16 @@ impl Application {
                 .configure(|cfg| http::extractor_configs(cfg, body_limit))
                 .configure(http::configure)
                 .default_service(web::to(http::not_found))
+                .wrap(actix_web::middleware::from_fn(http::limits::idempotency))
                 .wrap(ErrorHandlers::new().default_handler(http::json_errors))
                 .wrap(cors)
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap(actix_web::middleware::Logger::default())
         })
         .listen(listener)?
+        // Signals are the caller's business (see `main`): it installs its handlers
+        // before announcing the address, so no signal can arrive unhandled.
+        .disable_signals()
         .shutdown_timeout(config.http.shutdown_timeout_seconds);
         if config.http.workers > 0 {
             server = server.workers(config.http.workers);
@@ -94,7 +115,7 @@ impl Application {
             port,
             server: server.run(),
             store,
-            arbiters: vec![users_arbiter],
+            arbiters: vec![users_arbiter, queue_arbiter],
         })
     }
 

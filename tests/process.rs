@@ -279,3 +279,156 @@ async fn an_invalid_config_value_stops_start_up_naming_the_key() {
     assert!(message.contains("http.port"), "{message}");
     assert!(!message.contains("panicked"), "{message}");
 }
+
+async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Value,
+) -> (u16, Value) {
+    let response = client
+        .request(method, url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_queue_and_the_event_sequence_survive_a_restart() {
+    use reqwest::Method;
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let server = Server::start(dir.path());
+    let base = server.base.clone();
+    register(&client, &base, "ops@example.org").await;
+    register(&client, &base, "ada@example.org").await;
+    let ops = login(&client, &base, "ops@example.org").await.1["access"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ada = login(&client, &base, "ada@example.org").await.1["access"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (status, ticket) = call(
+        &client,
+        Method::POST,
+        format!("{base}/api/tickets/"),
+        &ada,
+        json!({"title": "t", "location": "l"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let path = format!("{base}/api/tickets/{}/", ticket["id"]);
+    call(
+        &client,
+        Method::PATCH,
+        path.clone(),
+        &ops,
+        json!({"status": "CLAIMED"}),
+    )
+    .await;
+    call(
+        &client,
+        Method::PATCH,
+        path.clone(),
+        &ops,
+        json!({"status": "CLOSED"}),
+    )
+    .await;
+    let (status, _) = call(
+        &client,
+        Method::POST,
+        format!("{base}/api/feedback/"),
+        &ada,
+        json!({"ticket": ticket["id"], "rating": 5}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    call(
+        &client,
+        Method::PATCH,
+        format!("{base}/api/queue/"),
+        &ops,
+        json!({"open": false, "message": "closed for lunch"}),
+    )
+    .await;
+    server.signal("TERM");
+    server.wait(Duration::from_secs(5));
+
+    let server = Server::start(dir.path());
+    let base = server.base.clone();
+    let ticket_path = format!("{base}/api/tickets/{}/", ticket["id"]);
+    let (_, stored) = call(&client, Method::GET, ticket_path, &ada, Value::Null).await;
+    assert_eq!(stored["status"], "CLOSED");
+    assert_eq!(stored["mentor_email"], "ops@example.org");
+    assert_eq!(
+        stored["feedback"],
+        format!("/api/feedback/{}/", ticket["id"])
+    );
+    let (_, queue) = call(
+        &client,
+        Method::GET,
+        format!("{base}/api/queue/"),
+        &ada,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (queue["open"].clone(), queue["message"].clone()),
+        (json!(false), json!("closed for lunch"))
+    );
+    let (status, _) = call(
+        &client,
+        Method::PATCH,
+        format!("{base}/api/queue/"),
+        &ops,
+        json!({"open": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, second) = call(
+        &client,
+        Method::POST,
+        format!("{base}/api/tickets/"),
+        &ada,
+        json!({"title": "t2", "location": "l"}),
+    )
+    .await;
+    assert!(
+        second["id"].as_u64().unwrap() > ticket["id"].as_u64().unwrap(),
+        "ids are never reused"
+    );
+    server.signal("TERM");
+    server.wait(Duration::from_secs(5));
+
+    let store = mentorq::store::Store::open(dir.path()).unwrap();
+    let events: Vec<_> = store.events_from(0).map(|e| e.unwrap()).collect();
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=8).collect::<Vec<_>>(),
+        "gap-free, no repeats across the restart"
+    );
+    let kinds: Vec<&str> = events.iter().map(|e| e.body.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ticket.created",
+            "ticket.updated",
+            "ticket.updated",
+            "feedback.created",
+            "ticket.updated",
+            "queue.updated",
+            "queue.updated",
+            "ticket.created"
+        ]
+    );
+    assert_eq!(store.next_seq(), 9);
+}

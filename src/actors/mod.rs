@@ -5,6 +5,8 @@
 //! Architecture Invariant: only actors change state. HTTP handlers and WebSocket
 //! sessions send messages; they never write to the store themselves.
 
+pub mod idempotency;
+pub mod queue;
 pub mod users;
 
 use crate::domain::Timestamp;
@@ -17,7 +19,7 @@ pub type Reply<T, E> = ResponseFuture<Result<T, E>>;
 /// Commits `batch`; on success runs `apply` (the in-memory change) and answers `value`
 /// once the batch is durable. On a storage error memory is left untouched.
 pub(crate) fn commit_then<T, E>(
-    store: &Store,
+    store: Store,
     batch: Batch,
     now: Timestamp,
     apply: impl FnOnce(&Commit) -> T,

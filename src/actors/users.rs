@@ -170,7 +170,7 @@ impl Handler<CreateUser> for UserActor {
         };
         let mut batch = Batch::new();
         batch.put(&user).meta(NEXT_USER, &(user.id.0 + 1));
-        commit_then(&self.store, batch, now, |_| {
+        commit_then(self.store.clone(), batch, now, |_| {
             self.next_user += 1;
             self.by_email.insert(user.email.clone(), user.id);
             self.users.insert(user.id, user.clone());
@@ -232,7 +232,7 @@ impl Handler<SyncExternalUser> for UserActor {
         user.roles = roles;
         let mut batch = Batch::new();
         batch.put(&user);
-        commit_then(&self.store, batch, self.clock.now(), |_| {
+        commit_then(self.store.clone(), batch, self.clock.now(), |_| {
             self.users.insert(user.id, user.clone());
             user
         })
@@ -259,7 +259,7 @@ impl Handler<OpenSession> for UserActor {
         let session = self.new_session(msg.user, msg.device, msg.external_token);
         let mut batch = Batch::new();
         batch.put(&session).meta(NEXT_SESSION, &(session.id.0 + 1));
-        commit_then(&self.store, batch, self.clock.now(), |_| {
+        commit_then(self.store.clone(), batch, self.clock.now(), |_| {
             self.sessions.insert(session.id, session.clone());
             (user, session)
         })
@@ -301,7 +301,7 @@ impl Handler<Refresh> for UserActor {
         let mut batch = Batch::new();
         batch.put(&next);
         let store = self.store.clone();
-        let commit = commit_then::<_, UserError>(&store, batch, now, |_| {
+        let commit = commit_then::<_, UserError>(store, batch, now, |_| {
             self.sessions.insert(next.id, next.clone());
             (user, next)
         });
@@ -359,7 +359,7 @@ impl Handler<RevokeSession> for UserActor {
         revoked.revoked = true;
         let mut batch = Batch::new();
         batch.put(&revoked);
-        commit_then(&self.store, batch, self.clock.now(), |_| {
+        commit_then(self.store.clone(), batch, self.clock.now(), |_| {
             self.sessions.insert(revoked.id, revoked);
         })
     }
@@ -403,7 +403,7 @@ impl Handler<UpdateProfile> for UserActor {
         msg.change.apply(&mut user);
         let mut batch = Batch::new();
         batch.put(&user);
-        commit_then(&self.store, batch, self.clock.now(), |_| {
+        commit_then(self.store.clone(), batch, self.clock.now(), |_| {
             self.users.insert(user.id, user.clone());
             user
         })
@@ -433,7 +433,7 @@ impl Handler<SetRoles> for UserActor {
         user.roles = msg.roles;
         let mut batch = Batch::new();
         batch.put(&user);
-        commit_then(&self.store, batch, self.clock.now(), |_| {
+        commit_then(self.store.clone(), batch, self.clock.now(), |_| {
             self.users.insert(user.id, user.clone());
             user
         })

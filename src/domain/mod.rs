@@ -6,6 +6,7 @@
 
 pub mod event;
 pub mod feedback;
+pub mod idempotency;
 pub mod ids;
 pub mod queue;
 pub mod ticket;

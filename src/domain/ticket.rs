@@ -113,6 +113,16 @@ impl Ticket {
     }
 }
 
+/// The other party of a ticket for `caller`: the owner if the caller is the ticket's
+/// mentor, otherwise the mentor (if any).
+pub fn other_party(ticket: &Ticket, caller: UserId) -> Option<UserId> {
+    match &ticket.mentor {
+        Some(m) if m.id == caller => Some(ticket.owner),
+        Some(m) => Some(m.id),
+        None => None,
+    }
+}
+
 pub fn seconds_between(from: Timestamp, to: Timestamp) -> f64 {
     (to - from).num_milliseconds() as f64 / 1000.0
 }
@@ -678,6 +688,14 @@ mod tests {
             assert!(err.0.contains_key(field), "{field} should be reported");
         }
         assert!(NewTicket::parse(Some("t"), Some("l"), None, None, Some("open")).is_ok());
+    }
+
+    #[test]
+    fn the_other_party_is_the_owner_for_the_mentor_and_the_mentor_for_others() {
+        let t = ticket_in(Status::Claimed);
+        assert_eq!(other_party(&t, holder().id), Some(owner().id));
+        assert_eq!(other_party(&t, owner().id), Some(holder().id));
+        assert_eq!(other_party(&ticket_in(Status::Open), owner().id), None);
     }
 
     #[test]

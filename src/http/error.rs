@@ -3,7 +3,10 @@
 //! Bodies are always `{"code", "detail", "fields"?}`. A 5xx body is opaque; its cause
 //! goes to the log.
 
+use crate::actors::queue::QueueError;
 use crate::actors::users::UserError;
+use crate::domain::feedback::FeedbackError;
+use crate::domain::ticket::TicketError;
 use crate::domain::validate::FieldErrors;
 use crate::store::StoreError;
 use actix_web::http::{header, StatusCode};
@@ -159,6 +162,33 @@ impl From<StoreError> for ApiError {
 impl From<actix::MailboxError> for ApiError {
     fn from(e: actix::MailboxError) -> Self {
         ApiError::Internal(format!("actor mailbox: {e}"))
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        let detail = e.to_string();
+        match e {
+            QueueError::NotFound => ApiError::NotFound,
+            QueueError::Ticket(TicketError::PermissionDenied(_))
+            | QueueError::PermissionDenied(_) => ApiError::PermissionDenied(detail),
+            QueueError::Ticket(TicketError::AlreadyClaimed(_)) => {
+                ApiError::Conflict("already_claimed", detail)
+            }
+            QueueError::Ticket(TicketError::InvalidTransition(_)) => {
+                ApiError::Conflict("invalid_transition", detail)
+            }
+            QueueError::QueueClosed(_) => ApiError::Conflict("queue_closed", detail),
+            QueueError::TooManyActive(_) => ApiError::Conflict("too_many_active_tickets", detail),
+            QueueError::Feedback(FeedbackError::NotFound) => ApiError::NotFound,
+            QueueError::Feedback(FeedbackError::NotRateable) => {
+                ApiError::Conflict("invalid_transition", detail)
+            }
+            QueueError::Feedback(FeedbackError::Exists) => {
+                ApiError::Conflict("feedback_exists", detail)
+            }
+            QueueError::Storage(e) => e.into(),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use super::error::ApiError;
 use super::AppState;
 use crate::actors::users::Authenticate;
+use crate::domain::ticket::Person;
 use crate::domain::user::User;
 use crate::domain::validate::FieldErrors;
 use crate::domain::{SessionId, UserId};
@@ -68,6 +69,16 @@ impl Caller {
     pub fn id(&self) -> UserId {
         self.user.id
     }
+
+    /// The caller as the domain's rules see them.
+    pub fn person(&self) -> Person {
+        Person {
+            id: self.user.id,
+            email: self.user.email.clone(),
+            name: self.user.name.clone(),
+            roles: self.user.roles,
+        }
+    }
 }
 
 /// The bearer token of a request, if any.
@@ -88,10 +99,18 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req).map(str::to_owned);
+        let write = super::limits::is_write(req.method());
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
             let token = token.ok_or(ApiError::NotAuthenticated)?;
-            authenticate(&state, &token).await
+            let caller = authenticate(&state, &token).await?;
+            if write {
+                state
+                    .rate_limiter
+                    .check(caller.id(), state.clock.now())
+                    .map_err(ApiError::RateLimited)?;
+            }
+            Ok(caller)
         })
     }
 }

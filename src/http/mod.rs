@@ -11,10 +11,15 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod ops;
+pub mod queue;
+pub mod tickets;
 pub mod users;
 pub mod views;
 
+use crate::actors::idempotency::IdempotencyActor;
+use crate::actors::queue::QueueActor;
 use crate::actors::users::UserActor;
 use crate::auth::lcs::LcsClient;
 use crate::auth::TokenKeys;
@@ -34,6 +39,9 @@ use utoipa::OpenApi;
 /// What every handler can reach.
 pub struct AppState {
     pub users: Addr<UserActor>,
+    pub queue: Addr<QueueActor>,
+    pub idempotency: Addr<IdempotencyActor>,
+    pub rate_limiter: limits::RateLimiter,
     pub keys: Arc<TokenKeys>,
     pub clock: SharedClock,
     pub config: Arc<Config>,
@@ -88,6 +96,50 @@ pub fn routes() -> Vec<RouteSpec> {
             Method::PUT,
             "/api/users/{id}/roles",
             put().to(users::set_roles),
+        ),
+        spec(Method::POST, "/api/tickets", post().to(tickets::create)),
+        spec(Method::GET, "/api/tickets", get().to(tickets::list)),
+        // Before `/api/tickets/{id}`, which would otherwise match "stats".
+        spec(Method::GET, "/api/tickets/stats", get().to(tickets::stats)),
+        spec(Method::GET, "/api/tickets/{id}", get().to(tickets::get)),
+        spec(
+            Method::PATCH,
+            "/api/tickets/{id}",
+            patch().to(tickets::update),
+        ),
+        spec(
+            Method::GET,
+            "/api/tickets/{id}/slack-dm",
+            get().to(tickets::slack_dm),
+        ),
+        spec(Method::GET, "/api/queue", get().to(queue::get_queue)),
+        spec(Method::PATCH, "/api/queue", patch().to(queue::patch_queue)),
+        spec(
+            Method::POST,
+            "/api/announcements",
+            post().to(queue::post_announcement),
+        ),
+        spec(
+            Method::GET,
+            "/api/announcements",
+            get().to(queue::list_announcements),
+        ),
+        spec(
+            Method::POST,
+            "/api/feedback",
+            post().to(queue::give_feedback),
+        ),
+        spec(Method::GET, "/api/feedback", get().to(queue::list_feedback)),
+        // Before `/api/feedback/{ticket_id}`.
+        spec(
+            Method::GET,
+            "/api/feedback/leaderboard",
+            get().to(queue::leaderboard),
+        ),
+        spec(
+            Method::GET,
+            "/api/feedback/{ticket_id}",
+            get().to(queue::get_feedback),
         ),
     ]
 }
@@ -171,6 +223,10 @@ pub fn json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
     paths(
         auth::register, auth::token, auth::refresh, auth::logout, auth::list_sessions,
         auth::revoke_session, users::me, users::update_me, users::list_users, users::set_roles,
+        tickets::create, tickets::list, tickets::stats, tickets::get, tickets::update,
+        tickets::slack_dm, queue::get_queue, queue::patch_queue, queue::post_announcement,
+        queue::list_announcements, queue::give_feedback, queue::list_feedback, queue::leaderboard,
+        queue::get_feedback,
     ),
     modifiers(&BearerAuth),
 )]

@@ -74,3 +74,143 @@ impl DeviceSessionView {
         }
     }
 }
+
+use crate::actors::queue::{QueueSummary, TicketView};
+use crate::domain::feedback::Feedback;
+use crate::domain::queue::Announcement;
+
+/// A ticket in HackRU mentorq's field names.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketJson {
+    pub id: u64,
+    pub owner_email: String,
+    /// The owner's name.
+    pub owner: String,
+    pub title: String,
+    pub comment: String,
+    pub contact: String,
+    pub location: String,
+    /// OPEN, CLAIMED, CLOSED or CANCELLED.
+    pub status: String,
+    /// The mentor's name, or "".
+    pub mentor: String,
+    pub mentor_email: String,
+    pub created_datetime: String,
+    pub claimed_datetime: Option<String>,
+    pub closed_datetime: Option<String>,
+    pub active: bool,
+    /// 1-based place among OPEN tickets; null unless OPEN.
+    pub position: Option<usize>,
+    /// null unless OPEN, and when no mentor is online.
+    pub estimated_wait_seconds: Option<f64>,
+    /// "" or the feedback's URL path.
+    pub feedback: String,
+}
+
+impl From<&TicketView> for TicketJson {
+    fn from(v: &TicketView) -> Self {
+        let t = &v.ticket;
+        TicketJson {
+            id: t.id.0,
+            owner_email: t.owner_email.clone(),
+            owner: t.owner_name.clone(),
+            title: t.title.clone(),
+            comment: t.comment.clone(),
+            contact: t.contact.clone(),
+            location: t.location.clone(),
+            status: t.status.as_str().to_string(),
+            mentor: t
+                .mentor
+                .as_ref()
+                .map(|m| m.name.clone())
+                .unwrap_or_default(),
+            mentor_email: t
+                .mentor
+                .as_ref()
+                .map(|m| m.email.clone())
+                .unwrap_or_default(),
+            created_datetime: ts(&t.created),
+            claimed_datetime: t.claimed.as_ref().map(ts),
+            closed_datetime: t.closed.as_ref().map(ts),
+            active: t.status.is_active(),
+            position: v.position,
+            estimated_wait_seconds: v.estimated_wait_seconds,
+            feedback: if t.has_feedback {
+                feedback_path(t.id.0)
+            } else {
+                String::new()
+            },
+        }
+    }
+}
+
+pub fn feedback_path(ticket: u64) -> String {
+    format!("/api/feedback/{ticket}/")
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueJson {
+    pub open: bool,
+    pub message: String,
+    pub open_count: usize,
+    pub claimed_count: usize,
+    pub mentors_online: usize,
+    /// The wait a ticket opened now would have; null with no mentor online.
+    pub estimated_wait_seconds: Option<f64>,
+}
+
+impl From<&QueueSummary> for QueueJson {
+    fn from(q: &QueueSummary) -> Self {
+        QueueJson {
+            open: q.settings.open,
+            message: q.settings.message.clone(),
+            open_count: q.open_count,
+            claimed_count: q.claimed_count,
+            mentors_online: q.mentors_online,
+            estimated_wait_seconds: q.estimated_wait_seconds,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnnouncementJson {
+    pub id: u64,
+    pub text: String,
+    /// The poster's name.
+    pub author: String,
+    pub created: String,
+}
+
+impl From<&Announcement> for AnnouncementJson {
+    fn from(a: &Announcement) -> Self {
+        AnnouncementJson {
+            id: a.id,
+            text: a.text.clone(),
+            author: a.author.clone(),
+            created: ts(&a.created),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedbackJson {
+    pub ticket: u64,
+    pub ticket_url: String,
+    pub rating: u8,
+    pub comments: String,
+    pub mentor_email: String,
+    pub created: String,
+}
+
+impl From<&Feedback> for FeedbackJson {
+    fn from(f: &Feedback) -> Self {
+        FeedbackJson {
+            ticket: f.ticket.0,
+            ticket_url: format!("/api/tickets/{}/", f.ticket.0),
+            rating: f.rating.get(),
+            comments: f.comments.clone(),
+            mentor_email: f.mentor_email.clone(),
+            created: ts(&f.created),
+        }
+    }
+}

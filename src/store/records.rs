@@ -42,3 +42,13 @@ impl Record for Announcement {
         self.id.to_be_bytes().to_vec()
     }
 }
+
+/// Keyed by user, then the client's key.
+impl Record for crate::domain::idempotency::StoredResponse {
+    const TREE: TreeName = TreeName::Idempotency;
+    fn key(&self) -> Vec<u8> {
+        let mut key = self.user.0.to_be_bytes().to_vec();
+        key.extend_from_slice(self.key.as_bytes());
+        key
+    }
+}

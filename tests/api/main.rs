@@ -2,6 +2,9 @@
 
 mod auth;
 mod contract;
+mod feedback;
 mod helpers;
 mod lcs;
+mod queue;
+mod tickets;
 mod users;

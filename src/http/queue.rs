@@ -1,0 +1,222 @@
+//! `/api/queue/`, `/api/announcements/` and `/api/feedback/*`.
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Body, Caller};
+use super::views::{AnnouncementJson, FeedbackJson, QueueJson};
+use super::AppState;
+use crate::actors::queue::{
+    GetFeedback, GetLeaderboard, GetQueue, GiveFeedback, ListAnnouncements, ListFeedback,
+    PostAnnouncement, SetQueue,
+};
+use crate::domain::feedback::NewFeedback;
+use crate::domain::queue::{parse_queue_change, LeaderboardRow, ANNOUNCEMENT_MAX, LEADERBOARD_MAX};
+use crate::domain::validate::FieldErrors;
+use crate::domain::TicketId;
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[utoipa::path(get, path = "/api/queue", tag = "queue",
+    responses((status = 200, body = QueueJson), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_queue(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let summary = state
+        .queue
+        .send(GetQueue {
+            by: caller.person(),
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(QueueJson::from(&summary)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct QueuePatchBody {
+    pub open: Option<bool>,
+    /// At most 1000 characters.
+    pub message: Option<String>,
+}
+
+#[utoipa::path(patch, path = "/api/queue", tag = "queue", request_body = QueuePatchBody,
+    responses((status = 200, body = QueueJson), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn patch_queue(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Body(body): Body<QueuePatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let current = state
+        .queue
+        .send(GetQueue {
+            by: caller.person(),
+        })
+        .await?;
+    let settings = parse_queue_change(body.open, body.message.as_deref(), &current.settings)?;
+    let summary = state
+        .queue
+        .send(SetQueue {
+            by: caller.person(),
+            settings,
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(QueueJson::from(&summary)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AnnouncementBody {
+    /// 1–1000 characters.
+    pub text: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/announcements", tag = "queue", request_body = AnnouncementBody,
+    responses((status = 201, body = AnnouncementJson), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 429, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn post_announcement(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Body(body): Body<AnnouncementBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let text = errors.required_text("text", body.text.as_deref(), ANNOUNCEMENT_MAX);
+    errors.into_result(())?;
+    let announcement = state
+        .queue
+        .send(PostAnnouncement {
+            by: caller.person(),
+            text,
+        })
+        .await??;
+    Ok(HttpResponse::Created().json(AnnouncementJson::from(&announcement)))
+}
+
+#[utoipa::path(get, path = "/api/announcements", tag = "queue",
+    responses((status = 200, body = Vec<AnnouncementJson>), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_announcements(
+    state: web::Data<AppState>,
+    _caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let list = state.queue.send(ListAnnouncements).await?;
+    Ok(HttpResponse::Ok().json(list.iter().map(AnnouncementJson::from).collect::<Vec<_>>()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FeedbackBody {
+    /// The ticket's id.
+    pub ticket: Option<i64>,
+    /// An integer from 1 to 5.
+    pub rating: Option<i64>,
+    /// At most 2000 characters.
+    pub comments: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/feedback", tag = "feedback", request_body = FeedbackBody,
+    responses((status = 201, body = FeedbackJson), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn give_feedback(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Body(body): Body<FeedbackBody>,
+) -> Result<HttpResponse, ApiError> {
+    let new = NewFeedback::parse(body.ticket, body.rating, body.comments.as_deref())?;
+    let feedback = state
+        .queue
+        .send(GiveFeedback {
+            by: caller.person(),
+            new,
+        })
+        .await??;
+    Ok(HttpResponse::Created().json(FeedbackJson::from(&feedback)))
+}
+
+#[utoipa::path(get, path = "/api/feedback", tag = "feedback",
+    responses((status = 200, body = Vec<FeedbackJson>), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_feedback(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let list = state
+        .queue
+        .send(ListFeedback {
+            by: caller.person(),
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(list.iter().map(FeedbackJson::from).collect::<Vec<_>>()))
+}
+
+#[utoipa::path(get, path = "/api/feedback/{ticket_id}", tag = "feedback",
+    params(("ticket_id" = u64, Path, description = "the ticket's id")),
+    responses((status = 200, body = FeedbackJson), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn get_feedback(
+    state: web::Data<AppState>,
+    caller: Caller,
+    ticket_id: web::Path<u64>,
+) -> Result<HttpResponse, ApiError> {
+    let feedback = state
+        .queue
+        .send(GetFeedback {
+            by: caller.person(),
+            ticket: TicketId(ticket_id.into_inner()),
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(FeedbackJson::from(&feedback)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LeaderboardQuery {
+    /// 1–100, default 5.
+    pub limit: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeaderboardJson {
+    /// The mentor's email.
+    pub mentor: String,
+    pub mentor_name: String,
+    pub average_rating: f64,
+    pub count: u64,
+}
+
+impl From<LeaderboardRow> for LeaderboardJson {
+    fn from(r: LeaderboardRow) -> Self {
+        LeaderboardJson {
+            mentor: r.mentor,
+            mentor_name: r.mentor_name,
+            average_rating: r.average_rating,
+            count: r.count,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/feedback/leaderboard", tag = "feedback", params(LeaderboardQuery),
+    responses((status = 200, body = Vec<LeaderboardJson>), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn leaderboard(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    query: web::Query<LeaderboardQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = match query.limit.as_deref() {
+        None => 5,
+        Some(raw) => raw
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=LEADERBOARD_MAX).contains(n))
+            .ok_or_else(|| ApiError::validation("limit", "must be an integer from 1 to 100"))?,
+    };
+    let rows = state.queue.send(GetLeaderboard { limit }).await?;
+    Ok(HttpResponse::Ok().json(
+        rows.into_iter()
+            .map(LeaderboardJson::from)
+            .collect::<Vec<_>>(),
+    ))
+}

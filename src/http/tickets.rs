@@ -1,0 +1,310 @@
+//! `/api/tickets/*`: the help queue's tickets, their statistics and Slack links.
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Body, Caller};
+use super::views::TicketJson;
+use super::AppState;
+use crate::actors::queue::{ChangeTicket, GetStats, GetTicket, ListTickets, OpenTicket};
+use crate::actors::users::GetUser;
+use crate::domain::queue::Stats;
+use crate::domain::ticket::{other_party, NewTicket, Status, TicketChange, TicketEdits};
+use crate::domain::validate::FieldErrors;
+use crate::domain::TicketId;
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewTicketBody {
+    /// 1–255 characters.
+    pub title: Option<String>,
+    /// 1–255 characters.
+    pub location: Option<String>,
+    /// At most 2000 characters.
+    pub comment: Option<String>,
+    /// At most 255 characters.
+    pub contact: Option<String>,
+    /// If sent, must be the caller's email.
+    pub owner_email: Option<String>,
+    /// If sent, must be OPEN.
+    pub status: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/tickets", tag = "tickets", request_body = NewTicketBody,
+    responses((status = 201, body = TicketJson), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Body(body): Body<NewTicketBody>,
+) -> Result<HttpResponse, ApiError> {
+    let new = NewTicket::parse(
+        body.title.as_deref(),
+        body.location.as_deref(),
+        body.comment.as_deref(),
+        body.contact.as_deref(),
+        body.status.as_deref(),
+    )?;
+    if let Some(owner) = &body.owner_email {
+        if !owner.trim().eq_ignore_ascii_case(&caller.user.email) {
+            return Err(ApiError::forbidden(
+                "You can only open tickets for yourself.",
+            ));
+        }
+    }
+    let view = state
+        .queue
+        .send(OpenTicket {
+            by: caller.person(),
+            new,
+        })
+        .await??;
+    Ok(HttpResponse::Created().json(TicketJson::from(&view)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Comma-separated statuses, e.g. `OPEN,CLAIMED`.
+    pub status: Option<String>,
+    /// `true` keeps only the caller's own tickets.
+    pub mine: Option<String>,
+}
+
+/// Parses `true`/`false` (and `1`/`0`) in a query string.
+pub fn query_bool(field: &str, value: Option<&str>, errors: &mut FieldErrors) -> bool {
+    match value.map(|v| v.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(v) if v == "true" || v == "1" => true,
+        Some(v) if v == "false" || v == "0" || v.is_empty() => false,
+        Some(_) => {
+            errors.add(field, "must be true or false");
+            false
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/tickets", tag = "tickets", params(ListQuery),
+    responses((status = 200, body = Vec<TicketJson>), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let statuses = query
+        .status
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|list| {
+            list.split(',')
+                .filter_map(|s| {
+                    Status::parse(s).or_else(|| {
+                        errors.add("status", format!("unknown status `{}`", s.trim()));
+                        None
+                    })
+                })
+                .collect::<Vec<_>>()
+        });
+    let mine = query_bool("mine", query.mine.as_deref(), &mut errors);
+    errors.into_result(())?;
+    let views = state
+        .queue
+        .send(ListTickets {
+            by: caller.person(),
+            statuses,
+            mine,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(views.iter().map(TicketJson::from).collect::<Vec<_>>()))
+}
+
+#[utoipa::path(get, path = "/api/tickets/{id}", tag = "tickets",
+    params(("id" = u64, Path, description = "ticket id")),
+    responses((status = 200, body = TicketJson), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, ApiError> {
+    let view = state
+        .queue
+        .send(GetTicket {
+            by: caller.person(),
+            id: TicketId(id.into_inner()),
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(TicketJson::from(&view)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TicketPatchBody {
+    /// The state to move to (see the transition table).
+    pub status: Option<String>,
+    /// Owner's edits while OPEN.
+    pub title: Option<String>,
+    pub comment: Option<String>,
+    pub contact: Option<String>,
+    pub location: Option<String>,
+    /// On a claim, if present, must be the caller's email.
+    pub mentor_email: Option<String>,
+}
+
+#[utoipa::path(patch, path = "/api/tickets/{id}", tag = "tickets", request_body = TicketPatchBody,
+    params(("id" = u64, Path, description = "ticket id")),
+    responses((status = 200, body = TicketJson), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 429, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<u64>,
+    Body(body): Body<TicketPatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let status = body.status.as_deref().and_then(|s| {
+        Status::parse(s).or_else(|| {
+            errors.add("status", "must be one of OPEN, CLAIMED, CLOSED, CANCELLED");
+            None
+        })
+    });
+    let edits = TicketEdits::parse(
+        body.title.as_deref(),
+        body.comment.as_deref(),
+        body.contact.as_deref(),
+        body.location.as_deref(),
+    );
+    let edits = match edits {
+        Ok(edits) => edits,
+        Err(more) => {
+            more.0
+                .into_iter()
+                .for_each(|(f, ms)| ms.into_iter().for_each(|m| errors.add(&f, m)));
+            TicketEdits::default()
+        }
+    };
+    errors.into_result(())?;
+    let change = TicketChange {
+        status,
+        edits,
+        mentor_email: body.mentor_email,
+    };
+    let view = state
+        .queue
+        .send(ChangeTicket {
+            by: caller.person(),
+            id: TicketId(id.into_inner()),
+            change,
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(TicketJson::from(&view)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlackDm {
+    pub slack_dm_link: String,
+}
+
+#[utoipa::path(get, path = "/api/tickets/{id}/slack-dm", tag = "tickets",
+    params(("id" = u64, Path, description = "ticket id")),
+    responses((status = 200, body = SlackDm), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody, description = "no such ticket, or `slack_unavailable`")),
+    security(("bearer" = [])))]
+pub async fn slack_dm(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, ApiError> {
+    let view = state
+        .queue
+        .send(GetTicket {
+            by: caller.person(),
+            id: TicketId(id.into_inner()),
+        })
+        .await??;
+    let unavailable = |why: &str| ApiError::NotFoundCode("slack_unavailable", why.to_string());
+    let team = state
+        .config
+        .slack
+        .team_id
+        .clone()
+        .ok_or_else(|| unavailable("Slack is not configured for this event."))?;
+    let other = other_party(&view.ticket, caller.id())
+        .ok_or_else(|| unavailable("Nobody else is on this ticket yet."))?;
+    let slack_id = state
+        .users
+        .send(GetUser(other))
+        .await?
+        .and_then(|u| u.slack_id)
+        .ok_or_else(|| unavailable("The other person has not set a Slack id."))?;
+    Ok(HttpResponse::Ok().json(SlackDm {
+        slack_dm_link: format!("slack://user?team={team}&id={slack_id}"),
+    }))
+}
+
+/// The statistics of API.md (a stand-in schema for the domain's `Stats`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsJson {
+    pub average_claimed_datetime_seconds: Option<f64>,
+    pub average_closed_datetime_seconds: Option<f64>,
+    pub median_wait_seconds: Option<f64>,
+    pub p90_wait_seconds: Option<f64>,
+    /// Tickets by status: OPEN, CLAIMED, CLOSED, CANCELLED.
+    pub counts: std::collections::BTreeMap<String, u64>,
+    pub total: u64,
+    pub mentors: Vec<MentorStatsJson>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MentorStatsJson {
+    pub mentor_email: String,
+    pub mentor: String,
+    pub claimed: u64,
+    pub closed: u64,
+    pub average_rating: Option<f64>,
+}
+
+impl From<Stats> for StatsJson {
+    fn from(s: Stats) -> Self {
+        StatsJson {
+            average_claimed_datetime_seconds: s.average_claimed_datetime_seconds,
+            average_closed_datetime_seconds: s.average_closed_datetime_seconds,
+            median_wait_seconds: s.median_wait_seconds,
+            p90_wait_seconds: s.p90_wait_seconds,
+            counts: s
+                .counts
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            total: s.total,
+            mentors: s
+                .mentors
+                .into_iter()
+                .map(|m| MentorStatsJson {
+                    mentor_email: m.mentor_email,
+                    mentor: m.mentor,
+                    claimed: m.claimed,
+                    closed: m.closed,
+                    average_rating: m.average_rating,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/tickets/stats", tag = "tickets",
+    responses((status = 200, body = StatsJson), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let stats = state
+        .queue
+        .send(GetStats {
+            by: caller.person(),
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(StatsJson::from(stats)))
+}
