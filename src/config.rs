@@ -15,6 +15,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub queue: QueueConfig,
     pub slack: SlackConfig,
+    pub sessions: SessionsConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -157,19 +158,28 @@ pub struct SlackConfig {
     pub team_id: Option<String>,
 }
 
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct SessionsConfig {
+    /// The meeting link stored on confirmation; `{token}` becomes an unguessable token.
+    pub meeting_url_template: String,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        SessionsConfig {
+            meeting_url_template: "https://meet.jit.si/mentorq-{token}".into(),
+        }
+    }
+}
+
 /// Why the configuration could not be used. Each names the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path} is not valid TOML: {source}")]
-    Syntax {
-        path: PathBuf,
-        source: toml::de::Error,
-    },
+    Syntax { path: PathBuf, source: toml::de::Error },
     #[error("invalid value for `{key}`: {detail}")]
     Invalid { key: String, detail: String },
 }
@@ -208,17 +218,14 @@ impl Config {
                 continue;
             };
             let keys: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-            set_path(&mut table, &keys, env_value(&raw)).map_err(|detail| {
-                ConfigError::Invalid {
-                    key: keys.join("."),
-                    detail,
-                }
+            set_path(&mut table, &keys, env_value(&raw)).map_err(|detail| ConfigError::Invalid {
+                key: keys.join("."),
+                detail,
             })?;
         }
         let mut unknown = Vec::new();
         let mut note_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
-        let deserializer =
-            serde_ignored::Deserializer::new(toml::Value::Table(table), &mut note_unknown);
+        let deserializer = serde_ignored::Deserializer::new(toml::Value::Table(table), &mut note_unknown);
         let config: Config =
             serde_path_to_error::deserialize(deserializer).map_err(|e| ConfigError::Invalid {
                 key: e.path().to_string(),
@@ -257,6 +264,12 @@ impl Config {
         }
         if self.queue.max_active_tickets == 0 {
             return invalid("queue.max_active_tickets", "must be at least 1");
+        }
+        if !self.sessions.meeting_url_template.contains("{token}") {
+            return invalid(
+                "sessions.meeting_url_template",
+                "must contain {token}, so that every meeting link is unguessable",
+            );
         }
         if self.queue.writes_per_minute == 0 {
             return invalid("queue.writes_per_minute", "must be at least 1");
@@ -318,10 +331,7 @@ mod tests {
             &[
                 ("MENTORQ__HTTP__PORT", "9000"),
                 ("MENTORQ__AUTH__LOCAL__OPEN_REGISTRATION", "false"),
-                (
-                    "MENTORQ__AUTH__BOOTSTRAP_DIRECTORS",
-                    "[\"ops@example.org\"]",
-                ),
+                ("MENTORQ__AUTH__BOOTSTRAP_DIRECTORS", "[\"ops@example.org\"]"),
                 ("MENTORQ__STORE__PATH", "/tmp/x y"),
                 ("OTHER", "ignored"),
             ],

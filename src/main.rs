@@ -71,9 +71,8 @@ fn main() -> std::process::ExitCode {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,actix_web::middleware::logger=warn")
-    });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_web::middleware::logger=warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -108,26 +107,20 @@ fn stop_on_signals(server: actix_web::dev::ServerHandle) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn add_user(
-    config: Config,
-    email: String,
-    name: String,
-    roles: Vec<Role>,
-) -> anyhow::Result<()> {
+async fn add_user(config: Config, email: String, name: String, roles: Vec<Role>) -> anyhow::Result<()> {
     let mut password = String::new();
     std::io::stdin()
         .read_to_string(&mut password)
         .context("cannot read the password from standard input")?;
     let password = password.trim_end_matches(['\r', '\n']).to_string();
-    let account =
-        NewAccount::parse(Some(&email), Some(&password), Some(&name)).map_err(|errors| {
-            let lines: Vec<String> = errors
-                .0
-                .iter()
-                .map(|(field, problems)| format!("{field} {}", problems.join(", ")))
-                .collect();
-            anyhow::anyhow!("invalid account: {}", lines.join("; "))
-        })?;
+    let account = NewAccount::parse(Some(&email), Some(&password), Some(&name)).map_err(|errors| {
+        let lines: Vec<String> = errors
+            .0
+            .iter()
+            .map(|(field, problems)| format!("{field} {}", problems.join(", ")))
+            .collect();
+        anyhow::anyhow!("invalid account: {}", lines.join("; "))
+    })?;
     let user = mentorq::startup::add_local_user(config, account, Roles::from_iter(roles)).await?;
     println!(
         "created user {} <{}> with roles {}",

@@ -3,6 +3,7 @@
 
 use crate::actors::idempotency::IdempotencyActor;
 use crate::actors::queue::QueueActor;
+use crate::actors::session::SessionActor;
 use crate::actors::users::UserActor;
 use crate::auth::lcs::LcsClient;
 use crate::auth::{secret, TokenKeys};
@@ -33,10 +34,7 @@ impl Application {
     }
 
     /// Builds the application reading time from `clock`.
-    pub async fn build_with_clock(
-        config: Config,
-        clock: SharedClock,
-    ) -> anyhow::Result<Application> {
+    pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Application> {
         let store = Store::open(&config.store.path)?;
         let secret = secret::load_or_create(config.auth.jwt_secret.as_deref(), store.path())
             .context("cannot read or create the JWT secret")?;
@@ -51,29 +49,31 @@ impl Application {
         let users_arbiter = Arbiter::new();
         let users = UserActor::start_in_arbiter(&users_arbiter.handle(), move |_| users_actor);
 
-        let queue_actor = QueueActor::load(
-            store.clone(),
-            clock.clone(),
-            config.queue.max_active_tickets,
-        )?;
+        let queue_actor = QueueActor::load(store.clone(), clock.clone(), config.queue.max_active_tickets)?;
         let queue_arbiter = Arbiter::new();
         let queue = QueueActor::start_in_arbiter(&queue_arbiter.handle(), move |_| queue_actor);
+
+        let session_actor = SessionActor::load(
+            store.clone(),
+            clock.clone(),
+            config.sessions.meeting_url_template.clone(),
+        )?;
+        let sessions_arbiter = Arbiter::new();
+        let sessions = SessionActor::start_in_arbiter(&sessions_arbiter.handle(), move |_| session_actor);
 
         let idempotency_actor = IdempotencyActor::load(store.clone(), clock.clone())?;
         let idempotency =
             IdempotencyActor::start_in_arbiter(&users_arbiter.handle(), move |_| idempotency_actor);
 
-        let lcs = (config.auth.provider == Provider::Lcs)
-            .then(|| Arc::new(LcsClient::new(&config.auth.lcs)));
+        let lcs = (config.auth.provider == Provider::Lcs).then(|| Arc::new(LcsClient::new(&config.auth.lcs)));
         let listener = TcpListener::bind((config.http.host.as_str(), config.http.port))
-            .with_context(|| {
-                format!("cannot listen on {}:{}", config.http.host, config.http.port)
-            })?;
+            .with_context(|| format!("cannot listen on {}:{}", config.http.host, config.http.port))?;
         let port = listener.local_addr()?.port();
         let config = Arc::new(config);
         let state = web::Data::new(AppState {
             users,
             queue,
+            sessions,
             idempotency,
             rate_limiter: http::limits::RateLimiter::new(config.queue.writes_per_minute),
             keys,
@@ -115,7 +115,7 @@ impl Application {
             port,
             server: server.run(),
             store,
-            arbiters: vec![users_arbiter, queue_arbiter],
+            arbiters: vec![users_arbiter, queue_arbiter, sessions_arbiter],
         })
     }
 

@@ -21,10 +21,7 @@ impl Server {
             .env("MENTORQ__HTTP__PORT", "0")
             .env("MENTORQ__HTTP__SHUTDOWN_TIMEOUT_SECONDS", "1")
             .env("MENTORQ__STORE__PATH", data)
-            .env(
-                "MENTORQ__AUTH__BOOTSTRAP_DIRECTORS",
-                "[\"ops@example.org\"]",
-            )
+            .env("MENTORQ__AUTH__BOOTSTRAP_DIRECTORS", "[\"ops@example.org\"]")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -100,10 +97,7 @@ async fn users_and_refresh_tokens_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
     let server = Server::start(dir.path());
-    assert_eq!(
-        register(&client, &server.base, "ada@example.org").await,
-        201
-    );
+    assert_eq!(register(&client, &server.base, "ada@example.org").await, 201);
     let (status, tokens) = login(&client, &server.base, "ada@example.org").await;
     assert_eq!(status, 200);
     server.signal("TERM");
@@ -119,10 +113,7 @@ async fn users_and_refresh_tokens_survive_a_restart() {
         json!({"refresh": tokens["refresh"]}),
     )
     .await;
-    assert_eq!(
-        status, 200,
-        "the refresh token still works (the secret was kept)"
-    );
+    assert_eq!(status, 200, "the refresh token still works (the secret was kept)");
     let me = client
         .get(format!("{}/api/me/", server.base))
         .bearer_auth(tokens["access"].as_str().unwrap())
@@ -137,18 +128,14 @@ async fn every_acknowledged_registration_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
     let server = Server::start(dir.path());
-    assert_eq!(
-        register(&client, &server.base, "ops@example.org").await,
-        201
-    );
+    assert_eq!(register(&client, &server.base, "ops@example.org").await, 201);
 
     // Eight writers register users as fast as they can; each records what was
     // acknowledged. The process is killed while they are mid-stream.
     let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut writers = Vec::new();
     for w in 0..8 {
-        let (client, base, acknowledged) =
-            (client.clone(), server.base.clone(), acknowledged.clone());
+        let (client, base, acknowledged) = (client.clone(), server.base.clone(), acknowledged.clone());
         writers.push(tokio::spawn(async move {
             for i in 0.. {
                 let email = format!("w{w}-u{i}@example.org");
@@ -246,10 +233,7 @@ async fn user_add_refuses_a_folder_held_by_a_running_server_and_works_once_it_st
     let refused = user_add(dir.path(), "grace@example.org", &["mentor"]);
     assert!(!refused.status.success());
     let message = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        message.contains("in use by another mentorq process"),
-        "{message}"
-    );
+    assert!(message.contains("in use by another mentorq process"), "{message}");
 
     server.signal("TERM");
     server.wait(Duration::from_secs(5));
@@ -368,10 +352,7 @@ async fn the_queue_and_the_event_sequence_survive_a_restart() {
     let (_, stored) = call(&client, Method::GET, ticket_path, &ada, Value::Null).await;
     assert_eq!(stored["status"], "CLOSED");
     assert_eq!(stored["mentor_email"], "ops@example.org");
-    assert_eq!(
-        stored["feedback"],
-        format!("/api/feedback/{}/", ticket["id"])
-    );
+    assert_eq!(stored["feedback"], format!("/api/feedback/{}/", ticket["id"]));
     let (_, queue) = call(
         &client,
         Method::GET,

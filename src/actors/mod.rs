@@ -7,6 +7,7 @@
 
 pub mod idempotency;
 pub mod queue;
+pub mod session;
 pub mod users;
 
 use crate::domain::Timestamp;

@@ -11,12 +11,9 @@ use crate::clock::SharedClock;
 use crate::domain::event::EventBody;
 use crate::domain::feedback::{give_feedback, Feedback, FeedbackError, NewFeedback};
 use crate::domain::queue::{
-    estimate_wait, leaderboard, service_seconds, stats, Announcement, LeaderboardRow,
-    QueueSettings, Stats,
+    estimate_wait, leaderboard, service_seconds, stats, Announcement, LeaderboardRow, QueueSettings, Stats,
 };
-use crate::domain::ticket::{
-    apply_change, NewTicket, Person, Status, Ticket, TicketChange, TicketError,
-};
+use crate::domain::ticket::{apply_change, NewTicket, Person, Status, Ticket, TicketChange, TicketError};
 use crate::domain::user::Role;
 use crate::domain::{TicketId, Timestamp, UserId};
 use crate::store::{Batch, Store, StoreError};
@@ -87,30 +84,19 @@ const SETTINGS: &str = "queue.settings";
 pub const ANNOUNCEMENTS_SHOWN: usize = 50;
 
 impl QueueActor {
-    pub fn load(
-        store: Store,
-        clock: SharedClock,
-        max_active: u32,
-    ) -> Result<QueueActor, StoreError> {
+    pub fn load(store: Store, clock: SharedClock, max_active: u32) -> Result<QueueActor, StoreError> {
         let tickets: Vec<Ticket> = store.load_all()?;
         let feedback: Vec<Feedback> = store.load_all()?;
         let announcements: Vec<Announcement> = store.load_all()?;
         let next_ticket = next_id(&store, NEXT_TICKET, tickets.last().map(|t| t.id.0))?;
-        let next_announcement = next_id(
-            &store,
-            NEXT_ANNOUNCEMENT,
-            announcements.last().map(|a| a.id),
-        )?;
+        let next_announcement = next_id(&store, NEXT_ANNOUNCEMENT, announcements.last().map(|a| a.id))?;
         let settings = store.meta(SETTINGS)?.unwrap_or_default();
         let open = tickets
             .iter()
             .filter(|t| t.status == Status::Open)
             .map(|t| t.id)
             .collect();
-        let claimed_count = tickets
-            .iter()
-            .filter(|t| t.status == Status::Claimed)
-            .count();
+        let claimed_count = tickets.iter().filter(|t| t.status == Status::Claimed).count();
         Ok(QueueActor {
             store,
             clock,
@@ -162,8 +148,7 @@ impl QueueActor {
     }
 
     fn view(&self, ticket: &Ticket) -> TicketView {
-        let position =
-            (ticket.status == Status::Open).then(|| self.open.range(..ticket.id).count() + 1);
+        let position = (ticket.status == Status::Open).then(|| self.open.range(..ticket.id).count() + 1);
         TicketView {
             ticket: ticket.clone(),
             position,
@@ -251,9 +236,7 @@ impl Handler<OpenTicket> for QueueActor {
             return after_barrier(&self.store, Err(QueueError::TooManyActive(self.max_active)));
         }
         let now = self.clock.now();
-        let ticket = msg
-            .new
-            .into_ticket(TicketId(self.next_ticket), &msg.by, now);
+        let ticket = msg.new.into_ticket(TicketId(self.next_ticket), &msg.by, now);
         let mut batch = Batch::new();
         batch
             .put(&ticket)
@@ -351,9 +334,7 @@ impl Handler<ChangeTicket> for QueueActor {
         }
         let ticket = applied.ticket;
         let mut batch = Batch::new();
-        batch
-            .put(&ticket)
-            .event(EventBody::TicketUpdated(ticket.clone()));
+        batch.put(&ticket).event(EventBody::TicketUpdated(ticket.clone()));
         commit_then(self.store.clone(), batch, now, |_| {
             self.put_ticket(ticket.clone());
             self.view(&ticket)
@@ -488,9 +469,7 @@ impl Handler<GiveFeedback> for QueueActor {
         };
         let feedback = match give_feedback(ticket, msg.by.id, msg.new, now) {
             Ok(f) => f,
-            Err(FeedbackError::NotFound) => {
-                return after_barrier(&self.store, Err(QueueError::NotFound))
-            }
+            Err(FeedbackError::NotFound) => return after_barrier(&self.store, Err(QueueError::NotFound)),
             Err(e) => return after_barrier(&self.store, Err(e.into())),
         };
         let mut ticket = ticket.clone();

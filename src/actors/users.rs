@@ -7,10 +7,9 @@
 use super::{after_barrier, commit_then, next_id, Reply};
 use crate::clock::SharedClock;
 use crate::domain::user::{
-    check_role_change, DeviceSession, ProfileChange, RefreshVerdict, Role, RoleChangeError, Roles,
-    User,
+    check_role_change, DeviceSession, ProfileChange, RefreshVerdict, Role, RoleChangeError, Roles, User,
 };
-use crate::domain::{SessionId, UserId};
+use crate::domain::{DeviceSessionId, UserId};
 use crate::store::{Batch, Store, StoreError};
 use actix::prelude::*;
 use std::collections::HashMap;
@@ -34,7 +33,7 @@ pub struct UserActor {
     clock: SharedClock,
     users: HashMap<UserId, User>,
     by_email: HashMap<String, UserId>,
-    sessions: HashMap<SessionId, DeviceSession>,
+    sessions: HashMap<DeviceSessionId, DeviceSession>,
     next_user: u64,
     next_session: u64,
     /// Emails that hold the director role whatever the store says.
@@ -107,21 +106,14 @@ impl UserActor {
         }
     }
 
-    fn live_session(&self, id: SessionId) -> Option<&DeviceSession> {
-        self.sessions
-            .get(&id)
-            .filter(|s| s.is_live(self.clock.now()))
+    fn live_session(&self, id: DeviceSessionId) -> Option<&DeviceSession> {
+        self.sessions.get(&id).filter(|s| s.is_live(self.clock.now()))
     }
 
-    fn new_session(
-        &mut self,
-        user: UserId,
-        device: String,
-        external_token: Option<String>,
-    ) -> DeviceSession {
+    fn new_session(&mut self, user: UserId, device: String, external_token: Option<String>) -> DeviceSession {
         let now = self.clock.now();
         let session = DeviceSession {
-            id: SessionId(self.next_session),
+            id: DeviceSessionId(self.next_session),
             user,
             device,
             created: now,
@@ -210,11 +202,7 @@ impl Handler<SyncExternalUser> for UserActor {
 
     fn handle(&mut self, msg: SyncExternalUser, ctx: &mut Context<Self>) -> Self::Result {
         let roles = self.with_bootstrap(&msg.email, msg.roles);
-        let Some(existing) = self
-            .by_email
-            .get(&msg.email)
-            .and_then(|id| self.users.get(id))
-        else {
+        let Some(existing) = self.by_email.get(&msg.email).and_then(|id| self.users.get(id)) else {
             return self.handle(
                 CreateUser {
                     email: msg.email,
@@ -270,7 +258,7 @@ impl Handler<OpenSession> for UserActor {
 #[derive(Message)]
 #[rtype(result = "Result<(User, DeviceSession), UserError>")]
 pub struct Refresh {
-    pub session: SessionId,
+    pub session: DeviceSessionId,
     pub generation: u64,
 }
 
@@ -288,9 +276,7 @@ impl Handler<Refresh> for UserActor {
         let mut next = session.clone();
         let verdict = session.judge_refresh(msg.generation, now);
         match verdict {
-            RefreshVerdict::Refuse => {
-                return after_barrier(&self.store, Err(UserError::TokenNotValid))
-            }
+            RefreshVerdict::Refuse => return after_barrier(&self.store, Err(UserError::TokenNotValid)),
             RefreshVerdict::Reuse => next.revoked = true,
             RefreshVerdict::Rotate => {
                 next.generation += 1;
@@ -321,7 +307,7 @@ impl Handler<Refresh> for UserActor {
 #[rtype(result = "Result<User, UserError>")]
 pub struct Authenticate {
     pub user: UserId,
-    pub session: SessionId,
+    pub session: DeviceSessionId,
 }
 
 impl Handler<Authenticate> for UserActor {
@@ -341,7 +327,7 @@ impl Handler<Authenticate> for UserActor {
 #[rtype(result = "Result<(), UserError>")]
 pub struct RevokeSession {
     pub user: UserId,
-    pub session: SessionId,
+    pub session: DeviceSessionId,
 }
 
 impl Handler<RevokeSession> for UserActor {
@@ -478,7 +464,7 @@ impl Handler<GetUser> for UserActor {
 /// The identity-service token of a session (for refreshing roles from it).
 #[derive(Message)]
 #[rtype(result = "Option<(String, String)>")]
-pub struct ExternalCredentials(pub SessionId);
+pub struct ExternalCredentials(pub DeviceSessionId);
 
 impl Handler<ExternalCredentials> for UserActor {
     type Result = Option<(String, String)>;

@@ -9,7 +9,7 @@
 //! older generation is recognisable (it carries a valid MAC) as a replay.
 
 use crate::domain::user::{Role, User};
-use crate::domain::{SessionId, Timestamp};
+use crate::domain::{DeviceSessionId, Timestamp};
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -60,7 +60,7 @@ impl TokenKeys {
         }
     }
 
-    pub fn issue_access(&self, user: &User, session: SessionId, now: Timestamp) -> String {
+    pub fn issue_access(&self, user: &User, session: DeviceSessionId, now: Timestamp) -> String {
         let claims = AccessClaims {
             sub: user.id.to_string(),
             email: user.email.clone(),
@@ -80,20 +80,19 @@ impl TokenKeys {
 
     /// The claims of a well-signed, unexpired access token.
     pub fn verify_access(&self, token: &str, now: Timestamp) -> Option<AccessClaims> {
-        let data =
-            jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
         let claims = data.claims;
         (claims.token_type == "access" && claims.exp > now.timestamp()).then_some(claims)
     }
 
-    fn mac(&self, session: SessionId, generation: u64) -> String {
+    fn mac(&self, session: DeviceSessionId, generation: u64) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.refresh_key).expect("any key length");
         mac.update(&session.0.to_be_bytes());
         mac.update(&generation.to_be_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
 
-    pub fn issue_refresh(&self, session: SessionId, generation: u64) -> String {
+    pub fn issue_refresh(&self, session: DeviceSessionId, generation: u64) -> String {
         format!(
             "mq1.{}.{}.{}",
             session.0,
@@ -103,7 +102,7 @@ impl TokenKeys {
     }
 
     /// The session and generation of a refresh token we minted; `None` if forged.
-    pub fn verify_refresh(&self, token: &str) -> Option<(SessionId, u64)> {
+    pub fn verify_refresh(&self, token: &str) -> Option<(DeviceSessionId, u64)> {
         let mut parts = token.trim().split('.');
         let (Some("mq1"), Some(sid), Some(generation), Some(mac), None) = (
             parts.next(),
@@ -114,7 +113,7 @@ impl TokenKeys {
         ) else {
             return None;
         };
-        let session = SessionId(sid.parse().ok()?);
+        let session = DeviceSessionId(sid.parse().ok()?);
         let generation: u64 = generation.parse().ok()?;
         let expected = self.mac(session, generation);
         // Compare in constant time: the MAC is the secret part.
@@ -158,7 +157,7 @@ mod tests {
 
     #[test]
     fn an_access_token_carries_the_contract_claims() {
-        let token = keys().issue_access(&user(), SessionId(3), now());
+        let token = keys().issue_access(&user(), DeviceSessionId(3), now());
         let claims = keys().verify_access(&token, now()).unwrap();
         assert_eq!(claims.sub, "42");
         assert!(claims.mentor && !claims.director && !claims.organizer);
@@ -169,7 +168,7 @@ mod tests {
 
     #[test]
     fn an_expired_or_foreign_token_is_refused() {
-        let token = keys().issue_access(&user(), SessionId(3), now());
+        let token = keys().issue_access(&user(), DeviceSessionId(3), now());
         assert!(keys()
             .verify_access(&token, now() + Duration::seconds(900))
             .is_none());
@@ -180,9 +179,9 @@ mod tests {
     #[test]
     fn a_token_with_alg_none_is_refused() {
         use base64::Engine;
-        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(br#"{"alg":"none","typ":"JWT"}"#);
-        let token = keys().issue_access(&user(), SessionId(3), now());
+        let header =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let token = keys().issue_access(&user(), DeviceSessionId(3), now());
         let payload = token.split('.').nth(1).unwrap();
         let forged = format!("{header}.{payload}.");
         assert!(keys().verify_access(&forged, now()).is_none());
@@ -190,8 +189,8 @@ mod tests {
 
     #[test]
     fn refresh_tokens_verify_and_reject_tampering() {
-        let token = keys().issue_refresh(SessionId(5), 2);
-        assert_eq!(keys().verify_refresh(&token), Some((SessionId(5), 2)));
+        let token = keys().issue_refresh(DeviceSessionId(5), 2);
+        assert_eq!(keys().verify_refresh(&token), Some((DeviceSessionId(5), 2)));
         let tampered = token.replace("mq1.5.2", "mq1.5.3");
         assert_eq!(keys().verify_refresh(&tampered), None);
         assert_eq!(keys().verify_refresh("garbage"), None);

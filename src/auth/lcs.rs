@@ -49,19 +49,14 @@ impl LcsClient {
     pub async fn identify(&self, email: &str, token: &str) -> Result<Identity, LcsError> {
         let user = match self.flavor {
             LcsFlavor::Legacy => {
-                let validated = self
-                    .legacy_call("validate", json!({ "token": token }))
-                    .await?;
+                let validated = self.legacy_call("validate", json!({ "token": token })).await?;
                 if let Some(owner) = validated.get("email").and_then(Value::as_str) {
                     if !owner.eq_ignore_ascii_case(email) {
                         return Err(LcsError::Refused);
                     }
                 }
                 let read = self
-                    .legacy_call(
-                        "read",
-                        json!({ "token": token, "query": { "email": email } }),
-                    )
+                    .legacy_call("read", json!({ "token": token, "query": { "email": email } }))
                     .await?;
                 read.as_array()
                     .and_then(|users| users.first().cloned())
@@ -104,14 +99,9 @@ impl LcsClient {
             return Err(LcsError::Refused);
         }
         let envelope: Value = response.json().await.map_err(unavailable)?;
-        let code = envelope
-            .get("statusCode")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
+        let code = envelope.get("statusCode").and_then(Value::as_u64).unwrap_or(0);
         match code {
-            200 => Ok(unwrap_body(
-                envelope.get("body").cloned().unwrap_or(Value::Null),
-            )),
+            200 => Ok(unwrap_body(envelope.get("body").cloned().unwrap_or(Value::Null))),
             500.. => Err(LcsError::Unavailable(format!("statusCode {code}"))),
             _ => Err(LcsError::Refused),
         }

@@ -1,9 +1,7 @@
 //! Password hashing with argon2 (the crate's recommended parameters). Both functions
 //! take tens of milliseconds on purpose: call them off the async threads.
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
 pub fn hash(password: &str) -> String {

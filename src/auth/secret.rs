@@ -15,9 +15,7 @@ pub fn load_or_create(configured: Option<&str>, data_dir: &Path) -> std::io::Res
     }
     let path = data_dir.join(FILE);
     match std::fs::read_to_string(&path) {
-        Ok(existing) if existing.trim().len() >= 32 => {
-            return Ok(existing.trim().as_bytes().to_vec())
-        }
+        Ok(existing) if existing.trim().len() >= 32 => return Ok(existing.trim().as_bytes().to_vec()),
         Ok(_) => {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,

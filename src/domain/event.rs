@@ -6,7 +6,9 @@
 
 use super::feedback::Feedback;
 use super::queue::{Announcement, QueueSettings};
+use super::schedule::{Chunk, Session};
 use super::ticket::Ticket;
+use super::ChunkId;
 use super::{Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +26,18 @@ pub enum EventBody {
     QueueUpdated(QueueSettings),
     AnnouncementPosted(Announcement),
     FeedbackCreated(Feedback),
+    /// Chunks created or changing status, and chunks deleted.
+    AvailabilityUpdated {
+        chunks: Vec<Chunk>,
+        deleted: Vec<ChunkId>,
+    },
+    SessionUpdated(Session),
+    /// A reminder for one party of a confirmed session.
+    SessionReminder {
+        session: Session,
+        to: UserId,
+        minutes_before: u8,
+    },
 }
 
 /// Who an event is for.
@@ -34,6 +48,8 @@ pub enum Audience {
     StaffAnd(Vec<UserId>),
     /// Managers, plus these users.
     ManagersAnd(Vec<UserId>),
+    /// Only these users.
+    Users(Vec<UserId>),
 }
 
 impl EventBody {
@@ -45,16 +61,21 @@ impl EventBody {
             EventBody::QueueUpdated(_) => "queue.updated",
             EventBody::AnnouncementPosted(_) => "announcement",
             EventBody::FeedbackCreated(_) => "feedback.created",
+            EventBody::AvailabilityUpdated { .. } => "availability.updated",
+            EventBody::SessionUpdated(_) => "session.updated",
+            EventBody::SessionReminder { .. } => "session.reminder",
         }
     }
 
     pub fn audience(&self) -> Audience {
         match self {
-            EventBody::TicketCreated(t) | EventBody::TicketUpdated(t) => {
-                Audience::StaffAnd(vec![t.owner])
-            }
+            EventBody::TicketCreated(t) | EventBody::TicketUpdated(t) => Audience::StaffAnd(vec![t.owner]),
             EventBody::QueueUpdated(_) | EventBody::AnnouncementPosted(_) => Audience::Everyone,
             EventBody::FeedbackCreated(f) => Audience::ManagersAnd(vec![f.mentor]),
+            // Mentees browse availability, so everyone sees it.
+            EventBody::AvailabilityUpdated { .. } => Audience::Everyone,
+            EventBody::SessionUpdated(s) => Audience::Users(vec![s.mentor, s.mentee]),
+            EventBody::SessionReminder { to, .. } => Audience::Users(vec![*to]),
         }
     }
 }

@@ -29,5 +29,13 @@ id_type!(
 );
 id_type!(
     /// A device session: one login on one device, holding one refresh token.
+    DeviceSessionId
+);
+id_type!(
+    /// A one-on-one mentoring session.
     SessionId
+);
+id_type!(
+    /// A 30-minute chunk of a mentor's availability.
+    ChunkId
 );

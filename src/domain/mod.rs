@@ -9,11 +9,12 @@ pub mod feedback;
 pub mod idempotency;
 pub mod ids;
 pub mod queue;
+pub mod schedule;
 pub mod ticket;
 pub mod user;
 pub mod validate;
 
-pub use ids::{SessionId, TicketId, UserId};
+pub use ids::{ChunkId, DeviceSessionId, SessionId, TicketId, UserId};
 
 /// A point in time. Always UTC; rendered as RFC 3339 with `Z`.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -120,8 +120,7 @@ pub fn stats<'a>(
     tickets: impl Iterator<Item = &'a Ticket>,
     feedback: impl Iterator<Item = &'a Feedback>,
 ) -> Stats {
-    let mut counts: BTreeMap<&'static str, u64> =
-        Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    let mut counts: BTreeMap<&'static str, u64> = Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
     let mut waits = Vec::new();
     let mut to_close = Vec::new();
     let mut mentors: BTreeMap<String, MentorStats> = BTreeMap::new();
@@ -136,15 +135,13 @@ pub fn stats<'a>(
             to_close.push(seconds_between(t.created, closed));
         }
         for c in &t.claimants {
-            let row = mentors
-                .entry(c.email.clone())
-                .or_insert_with(|| MentorStats {
-                    mentor_email: c.email.clone(),
-                    mentor: c.name.clone(),
-                    claimed: 0,
-                    closed: 0,
-                    average_rating: None,
-                });
+            let row = mentors.entry(c.email.clone()).or_insert_with(|| MentorStats {
+                mentor_email: c.email.clone(),
+                mentor: c.name.clone(),
+                claimed: 0,
+                closed: 0,
+                average_rating: None,
+            });
             row.claimed += 1;
         }
         if let (Status::Closed, Some(m)) = (t.status, &t.mentor) {
@@ -188,10 +185,7 @@ pub struct LeaderboardRow {
 pub const LEADERBOARD_MAX: usize = 100;
 
 /// Mentors by average rating, highest first; ties by more ratings, then by email.
-pub fn leaderboard<'a>(
-    feedback: impl Iterator<Item = &'a Feedback>,
-    limit: usize,
-) -> Vec<LeaderboardRow> {
+pub fn leaderboard<'a>(feedback: impl Iterator<Item = &'a Feedback>, limit: usize) -> Vec<LeaderboardRow> {
     let mut by_mentor: BTreeMap<&str, (String, u64, u64)> = BTreeMap::new();
     for f in feedback {
         let row = by_mentor
@@ -317,15 +311,9 @@ mod tests {
         assert_eq!(s.counts["CLAIMED"], 2);
         assert_eq!(s.total, 5);
         let m1 = &s.mentors[0];
-        assert_eq!(
-            (m1.claimed, m1.closed, m1.average_rating),
-            (3, 1, Some(4.5))
-        );
+        assert_eq!((m1.claimed, m1.closed, m1.average_rating), (3, 1, Some(4.5)));
         let m2 = &s.mentors[1];
-        assert_eq!(
-            (m2.claimed, m2.closed, m2.average_rating),
-            (1, 1, Some(3.0))
-        );
+        assert_eq!((m2.claimed, m2.closed, m2.average_rating), (1, 1, Some(3.0)));
     }
 
     #[test]

@@ -15,12 +15,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [
-        Status::Open,
-        Status::Claimed,
-        Status::Closed,
-        Status::Cancelled,
-    ];
+    pub const ALL: [Status; 4] = [Status::Open, Status::Claimed, Status::Closed, Status::Cancelled];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -105,9 +100,7 @@ impl Ticket {
     /// Claim → close duration, for tickets closed while a mentor held them.
     pub fn service_seconds(&self) -> Option<f64> {
         match (self.status, self.claimed, self.closed, &self.mentor) {
-            (Status::Closed, Some(claimed), Some(closed), Some(_)) => {
-                Some(seconds_between(claimed, closed))
-            }
+            (Status::Closed, Some(claimed), Some(closed), Some(_)) => Some(seconds_between(claimed, closed)),
             _ => None,
         }
     }
@@ -385,9 +378,7 @@ fn transition(
         }
         (Status::Open | Status::Claimed, Status::Cancelled) => {
             if !(is_owner || is_manager) {
-                return Err(deny(
-                    "Only the owner or an organizer may cancel this ticket.",
-                ));
+                return Err(deny("Only the owner or an organizer may cancel this ticket."));
             }
             t.status = Status::Cancelled;
             t.closed = Some(now);
@@ -508,11 +499,7 @@ mod tests {
                 Claimed,
                 [Forbidden, Forbidden, Changes, Changes, Changes, Changes],
             ),
-            (
-                Open,
-                Open,
-                [NoOp, Invalid, Invalid, Invalid, Invalid, Invalid],
-            ),
+            (Open, Open, [NoOp, Invalid, Invalid, Invalid, Invalid, Invalid]),
             (
                 Open,
                 Closed,
@@ -603,12 +590,7 @@ mod tests {
 
     #[test]
     fn already_claimed_names_the_holder() {
-        let err = to(
-            &ticket_in(Status::Claimed),
-            &other_mentor(),
-            Status::Claimed,
-        )
-        .unwrap_err();
+        let err = to(&ticket_in(Status::Claimed), &other_mentor(), Status::Claimed).unwrap_err();
         assert_eq!(err, TicketError::AlreadyClaimed("User 3".into()));
     }
 

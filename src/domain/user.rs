@@ -1,7 +1,7 @@
 //! Users, roles, device sessions and the rules about them.
 
 use super::validate::FieldErrors;
-use super::{SessionId, Timestamp, UserId};
+use super::{DeviceSessionId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -255,7 +255,7 @@ pub fn check_role_change(
 /// (and the session revoked) when it is presented again.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeviceSession {
-    pub id: SessionId,
+    pub id: DeviceSessionId,
     pub user: UserId,
     pub device: String,
     pub created: Timestamp,
@@ -366,7 +366,7 @@ mod tests {
     #[test]
     fn refresh_rotates_the_current_token_and_revokes_on_reuse() {
         let session = DeviceSession {
-            id: SessionId(1),
+            id: DeviceSessionId(1),
             user: UserId(1),
             device: "laptop".into(),
             created: t0(),

@@ -16,10 +16,7 @@ impl FieldErrors {
 
     /// Records one problem with `field`.
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0
-            .entry(field.to_string())
-            .or_default()
-            .push(message.into());
+        self.0.entry(field.to_string()).or_default().push(message.into());
     }
 
     pub fn is_empty(&self) -> bool {

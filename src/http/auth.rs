@@ -5,15 +5,15 @@ use super::extract::{Body, Caller};
 use super::views::{DeviceSessionView, TokenPair, TokenResponse, UserView};
 use super::AppState;
 use crate::actors::users::{
-    CreateUser, ExternalCredentials, FindByEmail, ListSessions, OpenSession, Refresh,
-    RevokeSession, SyncExternalUser,
+    CreateUser, ExternalCredentials, FindByEmail, ListSessions, OpenSession, Refresh, RevokeSession,
+    SyncExternalUser,
 };
 use crate::auth::lcs::LcsError;
 use crate::auth::password;
 use crate::config::Provider;
 use crate::domain::user::{normalize_email, DeviceSession, NewAccount, Role, Roles, User};
 use crate::domain::validate::FieldErrors;
-use crate::domain::SessionId;
+use crate::domain::DeviceSessionId;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -198,15 +198,12 @@ pub struct RefreshBody {
 }
 
 impl RefreshBody {
-    fn session(&self, state: &AppState) -> Result<(SessionId, u64), ApiError> {
+    fn session(&self, state: &AppState) -> Result<(DeviceSessionId, u64), ApiError> {
         let token = self
             .refresh
             .as_deref()
             .ok_or_else(|| ApiError::validation("refresh", "is required"))?;
-        state
-            .keys
-            .verify_refresh(token)
-            .ok_or(ApiError::TokenNotValid)
+        state.keys.verify_refresh(token).ok_or(ApiError::TokenNotValid)
     }
 }
 
@@ -218,13 +215,7 @@ pub async fn refresh(
     Body(body): Body<RefreshBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (session, generation) = body.session(&state)?;
-    let (mut user, session) = state
-        .users
-        .send(Refresh {
-            session,
-            generation,
-        })
-        .await??;
+    let (mut user, session) = state.users.send(Refresh { session, generation }).await??;
     if state.config.auth.provider == Provider::Lcs {
         user = refresh_roles_from_lcs(&state, session.id, user).await?;
     }
@@ -236,7 +227,7 @@ pub async fn refresh(
 /// so an outage of the identity service does not log everyone out.
 async fn refresh_roles_from_lcs(
     state: &AppState,
-    session: SessionId,
+    session: DeviceSessionId,
     user: User,
 ) -> Result<User, ApiError> {
     let Some((email, token)) = state.users.send(ExternalCredentials(session)).await? else {
@@ -281,10 +272,7 @@ pub async fn logout(
 #[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
     responses((status = 200, body = Vec<DeviceSessionView>), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list_sessions(
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_sessions(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let sessions = state.users.send(ListSessions(caller.id())).await?;
     let views: Vec<DeviceSessionView> = sessions
         .iter()
@@ -306,7 +294,7 @@ pub async fn revoke_session(
         .users
         .send(RevokeSession {
             user: caller.id(),
-            session: SessionId(id.into_inner()),
+            session: DeviceSessionId(id.into_inner()),
         })
         .await??;
     Ok(HttpResponse::NoContent().finish())

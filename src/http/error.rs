@@ -4,8 +4,10 @@
 //! goes to the log.
 
 use crate::actors::queue::QueueError;
+use crate::actors::session::SessionError;
 use crate::actors::users::UserError;
 use crate::domain::feedback::FeedbackError;
+use crate::domain::schedule::ScheduleError;
 use crate::domain::ticket::TicketError;
 use crate::domain::validate::FieldErrors;
 use crate::store::StoreError;
@@ -170,8 +172,9 @@ impl From<QueueError> for ApiError {
         let detail = e.to_string();
         match e {
             QueueError::NotFound => ApiError::NotFound,
-            QueueError::Ticket(TicketError::PermissionDenied(_))
-            | QueueError::PermissionDenied(_) => ApiError::PermissionDenied(detail),
+            QueueError::Ticket(TicketError::PermissionDenied(_)) | QueueError::PermissionDenied(_) => {
+                ApiError::PermissionDenied(detail)
+            }
             QueueError::Ticket(TicketError::AlreadyClaimed(_)) => {
                 ApiError::Conflict("already_claimed", detail)
             }
@@ -184,10 +187,31 @@ impl From<QueueError> for ApiError {
             QueueError::Feedback(FeedbackError::NotRateable) => {
                 ApiError::Conflict("invalid_transition", detail)
             }
-            QueueError::Feedback(FeedbackError::Exists) => {
-                ApiError::Conflict("feedback_exists", detail)
-            }
+            QueueError::Feedback(FeedbackError::Exists) => ApiError::Conflict("feedback_exists", detail),
             QueueError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Rule(rule) => {
+                let detail = rule.to_string();
+                match rule {
+                    ScheduleError::NotFound => ApiError::NotFound,
+                    ScheduleError::Forbidden(_) => ApiError::PermissionDenied(detail),
+                    ScheduleError::AvailabilityOverlaps => {
+                        ApiError::Conflict("availability_overlaps", detail)
+                    }
+                    ScheduleError::SlotUnavailable => ApiError::Conflict("slot_unavailable", detail),
+                    ScheduleError::SlotInUse => ApiError::Conflict("slot_in_use", detail),
+                    ScheduleError::MenteeBusy => ApiError::Conflict("mentee_busy", detail),
+                    ScheduleError::InvalidTransition(_) => ApiError::Conflict("invalid_transition", detail),
+                }
+            }
+            SessionError::Validation(fields) => ApiError::Validation(fields),
+            SessionError::Storage(e) => e.into(),
         }
     }
 }
@@ -195,10 +219,9 @@ impl From<QueueError> for ApiError {
 impl From<UserError> for ApiError {
     fn from(e: UserError) -> Self {
         match e {
-            UserError::EmailTaken => ApiError::Conflict(
-                "email_taken",
-                "An account with this email already exists.".into(),
-            ),
+            UserError::EmailTaken => {
+                ApiError::Conflict("email_taken", "An account with this email already exists.".into())
+            }
             UserError::NotFound => ApiError::NotFound,
             UserError::TokenNotValid => ApiError::TokenNotValid,
             UserError::RoleChange(e) => ApiError::forbidden(e.to_string()),

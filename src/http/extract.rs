@@ -7,7 +7,7 @@ use crate::actors::users::Authenticate;
 use crate::domain::ticket::Person;
 use crate::domain::user::User;
 use crate::domain::validate::FieldErrors;
-use crate::domain::{SessionId, UserId};
+use crate::domain::{DeviceSessionId, UserId};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -25,9 +25,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let bytes = bytes.await.map_err(|e| {
-                if e.as_response_error().status_code()
-                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
-                {
+                if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::PayloadTooLarge
                 } else {
                     ApiError::InvalidJson(e.to_string())
@@ -62,7 +60,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// the user as stored right now (so roles are current).
 pub struct Caller {
     pub user: User,
-    pub session: SessionId,
+    pub session: DeviceSessionId,
 }
 
 impl Caller {
@@ -122,7 +120,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
         .verify_access(token, state.clock.now())
         .ok_or(ApiError::TokenNotValid)?;
     let user = UserId(claims.sub.parse().map_err(|_| ApiError::TokenNotValid)?);
-    let session = SessionId(claims.sid);
+    let session = DeviceSessionId(claims.sid);
     let user = state.users.send(Authenticate { user, session }).await??;
     Ok(Caller { user, session })
 }

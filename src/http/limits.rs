@@ -129,9 +129,9 @@ pub async fn idempotency(
             let status = response.status().as_u16();
             let (req, res) = response.into_parts();
             let (head, body) = res.into_parts();
-            let bytes = actix_web::body::to_bytes(body).await.map_err(|e| {
-                ApiError::Internal(format!("reading a response body: {}", e.into()))
-            })?;
+            let bytes = actix_web::body::to_bytes(body)
+                .await
+                .map_err(|e| ApiError::Internal(format!("reading a response body: {}", e.into())))?;
             if is_final(status) {
                 let answer = StoredResponse {
                     user,

@@ -14,12 +14,14 @@ pub mod extract;
 pub mod limits;
 pub mod ops;
 pub mod queue;
+pub mod scheduling;
 pub mod tickets;
 pub mod users;
 pub mod views;
 
 use crate::actors::idempotency::IdempotencyActor;
 use crate::actors::queue::QueueActor;
+use crate::actors::session::SessionActor;
 use crate::actors::users::UserActor;
 use crate::auth::lcs::LcsClient;
 use crate::auth::TokenKeys;
@@ -40,6 +42,7 @@ use utoipa::OpenApi;
 pub struct AppState {
     pub users: Addr<UserActor>,
     pub queue: Addr<QueueActor>,
+    pub sessions: Addr<SessionActor>,
     pub idempotency: Addr<IdempotencyActor>,
     pub rate_limiter: limits::RateLimiter,
     pub keys: Arc<TokenKeys>,
@@ -59,11 +62,7 @@ pub struct RouteSpec {
 }
 
 fn spec(method: Method, path: &'static str, route: Route) -> RouteSpec {
-    RouteSpec {
-        method,
-        path,
-        route,
-    }
+    RouteSpec { method, path, route }
 }
 
 /// Every API route the server serves. Paths are without a trailing slash; the
@@ -71,19 +70,11 @@ fn spec(method: Method, path: &'static str, route: Route) -> RouteSpec {
 pub fn routes() -> Vec<RouteSpec> {
     use web::{delete, get, patch, post, put};
     vec![
-        spec(
-            Method::POST,
-            "/api/auth/register",
-            post().to(auth::register),
-        ),
+        spec(Method::POST, "/api/auth/register", post().to(auth::register)),
         spec(Method::POST, "/api/auth/token", post().to(auth::token)),
         spec(Method::POST, "/api/auth/refresh", post().to(auth::refresh)),
         spec(Method::POST, "/api/auth/logout", post().to(auth::logout)),
-        spec(
-            Method::GET,
-            "/api/auth/sessions",
-            get().to(auth::list_sessions),
-        ),
+        spec(Method::GET, "/api/auth/sessions", get().to(auth::list_sessions)),
         spec(
             Method::DELETE,
             "/api/auth/sessions/{id}",
@@ -92,21 +83,13 @@ pub fn routes() -> Vec<RouteSpec> {
         spec(Method::GET, "/api/me", get().to(users::me)),
         spec(Method::PATCH, "/api/me", patch().to(users::update_me)),
         spec(Method::GET, "/api/users", get().to(users::list_users)),
-        spec(
-            Method::PUT,
-            "/api/users/{id}/roles",
-            put().to(users::set_roles),
-        ),
+        spec(Method::PUT, "/api/users/{id}/roles", put().to(users::set_roles)),
         spec(Method::POST, "/api/tickets", post().to(tickets::create)),
         spec(Method::GET, "/api/tickets", get().to(tickets::list)),
         // Before `/api/tickets/{id}`, which would otherwise match "stats".
         spec(Method::GET, "/api/tickets/stats", get().to(tickets::stats)),
         spec(Method::GET, "/api/tickets/{id}", get().to(tickets::get)),
-        spec(
-            Method::PATCH,
-            "/api/tickets/{id}",
-            patch().to(tickets::update),
-        ),
+        spec(Method::PATCH, "/api/tickets/{id}", patch().to(tickets::update)),
         spec(
             Method::GET,
             "/api/tickets/{id}/slack-dm",
@@ -124,11 +107,7 @@ pub fn routes() -> Vec<RouteSpec> {
             "/api/announcements",
             get().to(queue::list_announcements),
         ),
-        spec(
-            Method::POST,
-            "/api/feedback",
-            post().to(queue::give_feedback),
-        ),
+        spec(Method::POST, "/api/feedback", post().to(queue::give_feedback)),
         spec(Method::GET, "/api/feedback", get().to(queue::list_feedback)),
         // Before `/api/feedback/{ticket_id}`.
         spec(
@@ -140,6 +119,40 @@ pub fn routes() -> Vec<RouteSpec> {
             Method::GET,
             "/api/feedback/{ticket_id}",
             get().to(queue::get_feedback),
+        ),
+        spec(Method::PUT, "/api/mentors/me", put().to(scheduling::put_profile)),
+        spec(Method::GET, "/api/mentors", get().to(scheduling::search_mentors)),
+        spec(Method::POST, "/api/availability", post().to(scheduling::publish)),
+        spec(
+            Method::GET,
+            "/api/availability",
+            get().to(scheduling::list_availability),
+        ),
+        spec(
+            Method::DELETE,
+            "/api/availability/{id}",
+            delete().to(scheduling::delete_availability),
+        ),
+        spec(
+            Method::POST,
+            "/api/sessions",
+            post().to(scheduling::request_session),
+        ),
+        spec(Method::GET, "/api/sessions", get().to(scheduling::list_sessions)),
+        spec(
+            Method::PATCH,
+            "/api/sessions/{id}",
+            patch().to(scheduling::change_session),
+        ),
+        spec(
+            Method::GET,
+            "/api/notification-settings",
+            get().to(scheduling::get_settings),
+        ),
+        spec(
+            Method::PATCH,
+            "/api/notification-settings",
+            patch().to(scheduling::patch_settings),
         ),
     ]
 }
@@ -226,7 +239,10 @@ pub fn json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
         tickets::create, tickets::list, tickets::stats, tickets::get, tickets::update,
         tickets::slack_dm, queue::get_queue, queue::patch_queue, queue::post_announcement,
         queue::list_announcements, queue::give_feedback, queue::list_feedback, queue::leaderboard,
-        queue::get_feedback,
+        queue::get_feedback, scheduling::put_profile, scheduling::search_mentors, scheduling::publish,
+        scheduling::list_availability, scheduling::delete_availability, scheduling::request_session,
+        scheduling::list_sessions, scheduling::change_session, scheduling::get_settings,
+        scheduling::patch_settings,
     ),
     modifiers(&BearerAuth),
 )]

@@ -14,11 +14,10 @@ pub async fn healthz() -> HttpResponse {
 /// The store accepts writes and every actor answers.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let actors_answer = state.users.send(GetUser(UserId(0))).await.is_ok()
-        && state.queue.send(crate::actors::queue::Ping).await.is_ok();
+        && state.queue.send(crate::actors::queue::Ping).await.is_ok()
+        && state.sessions.send(crate::actors::session::Ping).await.is_ok();
     if state.store.is_poisoned() || !actors_answer {
-        return Ok(
-            HttpResponse::ServiceUnavailable().json(ApiError::Internal(String::new()).body())
-        );
+        return Ok(HttpResponse::ServiceUnavailable().json(ApiError::Internal(String::new()).body()));
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
 }

@@ -5,8 +5,8 @@ use super::extract::{Body, Caller};
 use super::views::{AnnouncementJson, FeedbackJson, QueueJson};
 use super::AppState;
 use crate::actors::queue::{
-    GetFeedback, GetLeaderboard, GetQueue, GiveFeedback, ListAnnouncements, ListFeedback,
-    PostAnnouncement, SetQueue,
+    GetFeedback, GetLeaderboard, GetQueue, GiveFeedback, ListAnnouncements, ListFeedback, PostAnnouncement,
+    SetQueue,
 };
 use crate::domain::feedback::NewFeedback;
 use crate::domain::queue::{parse_queue_change, LeaderboardRow, ANNOUNCEMENT_MAX, LEADERBOARD_MAX};
@@ -19,16 +19,8 @@ use utoipa::{IntoParams, ToSchema};
 #[utoipa::path(get, path = "/api/queue", tag = "queue",
     responses((status = 200, body = QueueJson), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get_queue(
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    let summary = state
-        .queue
-        .send(GetQueue {
-            by: caller.person(),
-        })
-        .await?;
+pub async fn get_queue(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let summary = state.queue.send(GetQueue { by: caller.person() }).await?;
     Ok(HttpResponse::Ok().json(QueueJson::from(&summary)))
 }
 
@@ -48,12 +40,7 @@ pub async fn patch_queue(
     caller: Caller,
     Body(body): Body<QueuePatchBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = state
-        .queue
-        .send(GetQueue {
-            by: caller.person(),
-        })
-        .await?;
+    let current = state.queue.send(GetQueue { by: caller.person() }).await?;
     let settings = parse_queue_change(body.open, body.message.as_deref(), &current.settings)?;
     let summary = state
         .queue
@@ -138,16 +125,8 @@ pub async fn give_feedback(
 #[utoipa::path(get, path = "/api/feedback", tag = "feedback",
     responses((status = 200, body = Vec<FeedbackJson>), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list_feedback(
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    let list = state
-        .queue
-        .send(ListFeedback {
-            by: caller.person(),
-        })
-        .await?;
+pub async fn list_feedback(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let list = state.queue.send(ListFeedback { by: caller.person() }).await?;
     Ok(HttpResponse::Ok().json(list.iter().map(FeedbackJson::from).collect::<Vec<_>>()))
 }
 
@@ -214,9 +193,5 @@ pub async fn leaderboard(
             .ok_or_else(|| ApiError::validation("limit", "must be an integer from 1 to 100"))?,
     };
     let rows = state.queue.send(GetLeaderboard { limit }).await?;
-    Ok(HttpResponse::Ok().json(
-        rows.into_iter()
-            .map(LeaderboardJson::from)
-            .collect::<Vec<_>>(),
-    ))
+    Ok(HttpResponse::Ok().json(rows.into_iter().map(LeaderboardJson::from).collect::<Vec<_>>()))
 }

@@ -49,9 +49,7 @@ pub async fn create(
     )?;
     if let Some(owner) = &body.owner_email {
         if !owner.trim().eq_ignore_ascii_case(&caller.user.email) {
-            return Err(ApiError::forbidden(
-                "You can only open tickets for yourself.",
-            ));
+            return Err(ApiError::forbidden("You can only open tickets for yourself."));
         }
     }
     let view = state
@@ -275,11 +273,7 @@ impl From<Stats> for StatsJson {
             average_closed_datetime_seconds: s.average_closed_datetime_seconds,
             median_wait_seconds: s.median_wait_seconds,
             p90_wait_seconds: s.p90_wait_seconds,
-            counts: s
-                .counts
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
+            counts: s.counts.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
             total: s.total,
             mentors: s
                 .mentors
@@ -300,11 +294,6 @@ impl From<Stats> for StatsJson {
     responses((status = 200, body = StatsJson), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let stats = state
-        .queue
-        .send(GetStats {
-            by: caller.person(),
-        })
-        .await??;
+    let stats = state.queue.send(GetStats { by: caller.person() }).await??;
     Ok(HttpResponse::Ok().json(StatsJson::from(stats)))
 }

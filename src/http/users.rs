@@ -73,10 +73,7 @@ pub async fn list_users(
     let role = query
         .role
         .as_deref()
-        .map(|r| {
-            r.parse::<Role>()
-                .map_err(|e| ApiError::validation("role", &e))
-        })
+        .map(|r| r.parse::<Role>().map_err(|e| ApiError::validation("role", &e)))
         .transpose()?;
     let users = state.users.send(ListUsers { role }).await?;
     Ok(HttpResponse::Ok().json(users.iter().map(UserView::from).collect::<Vec<_>>()))

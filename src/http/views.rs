@@ -64,7 +64,7 @@ pub struct DeviceSessionView {
 }
 
 impl DeviceSessionView {
-    pub fn new(s: &DeviceSession, current: crate::domain::SessionId) -> Self {
+    pub fn new(s: &DeviceSession, current: crate::domain::DeviceSessionId) -> Self {
         DeviceSessionView {
             id: s.id.0,
             device: s.device.clone(),
@@ -119,16 +119,8 @@ impl From<&TicketView> for TicketJson {
             contact: t.contact.clone(),
             location: t.location.clone(),
             status: t.status.as_str().to_string(),
-            mentor: t
-                .mentor
-                .as_ref()
-                .map(|m| m.name.clone())
-                .unwrap_or_default(),
-            mentor_email: t
-                .mentor
-                .as_ref()
-                .map(|m| m.email.clone())
-                .unwrap_or_default(),
+            mentor: t.mentor.as_ref().map(|m| m.name.clone()).unwrap_or_default(),
+            mentor_email: t.mentor.as_ref().map(|m| m.email.clone()).unwrap_or_default(),
             created_datetime: ts(&t.created),
             claimed_datetime: t.claimed.as_ref().map(ts),
             closed_datetime: t.closed.as_ref().map(ts),

@@ -32,17 +32,12 @@ pub(super) fn decode<R: Record>(bytes: &[u8]) -> Result<R, StoreError> {
     decode_value(bytes, R::TREE.name())
 }
 
-pub(super) fn decode_value<T: DeserializeOwned>(
-    bytes: &[u8],
-    tree: &'static str,
-) -> Result<T, StoreError> {
+pub(super) fn decode_value<T: DeserializeOwned>(bytes: &[u8], tree: &'static str) -> Result<T, StoreError> {
     let error = |detail: String| StoreError::Decode { tree, detail };
     match bytes.split_first() {
-        Some((&VERSION, body)) => {
-            bincode::serde::decode_from_slice(body, bincode::config::standard())
-                .map(|(value, _)| value)
-                .map_err(|e| error(e.to_string()))
-        }
+        Some((&VERSION, body)) => bincode::serde::decode_from_slice(body, bincode::config::standard())
+            .map(|(value, _)| value)
+            .map_err(|e| error(e.to_string())),
         Some((v, _)) => Err(error(format!(
             "record version {v} is newer than this release understands"
         ))),

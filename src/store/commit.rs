@@ -49,17 +49,12 @@ impl Committer {
         self.poisoned.load(Ordering::Acquire)
     }
 
-    pub fn enqueue(
-        &self,
-        pending: Pending,
-    ) -> Result<oneshot::Receiver<Result<(), ()>>, StoreError> {
+    pub fn enqueue(&self, pending: Pending) -> Result<oneshot::Receiver<Result<(), ()>>, StoreError> {
         if self.poisoned.load(Ordering::Acquire) {
             return Err(StoreError::Poisoned);
         }
         let (tx, rx) = oneshot::channel();
-        self.queue
-            .send((pending, tx))
-            .map_err(|_| StoreError::Poisoned)?;
+        self.queue.send((pending, tx)).map_err(|_| StoreError::Poisoned)?;
         Ok(rx)
     }
 }
@@ -82,10 +77,8 @@ fn run(
             .and_then(|_| data_file.sync_data().map_err(StoreError::from));
         match synced {
             Ok(()) => {
-                let events: Vec<Arc<Event>> = batch
-                    .iter()
-                    .flat_map(|(p, _)| p.events.iter().cloned())
-                    .collect();
+                let events: Vec<Arc<Event>> =
+                    batch.iter().flat_map(|(p, _)| p.events.iter().cloned()).collect();
                 if !events.is_empty() {
                     if let Some(sink) = sink.lock().expect("sink lock").as_ref() {
                         sink(&events);

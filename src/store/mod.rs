@@ -33,6 +33,10 @@ pub enum TreeName {
     Feedback,
     Announcements,
     Idempotency,
+    MentorProfiles,
+    Chunks,
+    Sessions,
+    NotificationSettings,
     /// Small named values: id counters, the queue's settings, the event counter.
     Meta,
     /// The event log, keyed by `seq`.
@@ -40,13 +44,17 @@ pub enum TreeName {
 }
 
 impl TreeName {
-    const ALL: [TreeName; 8] = [
+    const ALL: [TreeName; 12] = [
         TreeName::Users,
         TreeName::DeviceSessions,
         TreeName::Tickets,
         TreeName::Feedback,
         TreeName::Announcements,
         TreeName::Idempotency,
+        TreeName::MentorProfiles,
+        TreeName::Chunks,
+        TreeName::Sessions,
+        TreeName::NotificationSettings,
         TreeName::Meta,
         TreeName::Events,
     ];
@@ -59,6 +67,10 @@ impl TreeName {
             TreeName::Feedback => "feedback",
             TreeName::Announcements => "announcements",
             TreeName::Idempotency => "idempotency",
+            TreeName::MentorProfiles => "mentor_profiles",
+            TreeName::Chunks => "chunks",
+            TreeName::Sessions => "sessions",
+            TreeName::NotificationSettings => "notification_settings",
             TreeName::Meta => "meta",
             TreeName::Events => "events",
         }
@@ -180,8 +192,7 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(path)?;
         let lock = File::create(path.join("mentorq.lock"))?;
-        fs2::FileExt::try_lock_exclusive(&lock)
-            .map_err(|_| StoreError::Locked(path.to_path_buf()))?;
+        fs2::FileExt::try_lock_exclusive(&lock).map_err(|_| StoreError::Locked(path.to_path_buf()))?;
         let db = sled::Config::new()
             .path(path.join("sled"))
             // Our own group commit decides when to flush; sled's timer would only
@@ -192,9 +203,7 @@ impl Store {
             .iter()
             .map(|t| db.open_tree(t.name()))
             .collect::<Result<Vec<_>, _>>()?;
-        let data_file = File::options()
-            .read(true)
-            .open(path.join("sled").join("db"))?;
+        let data_file = File::options().read(true).open(path.join("sled").join("db"))?;
         let sink: Arc<Mutex<Option<EventSink>>> = Arc::default();
         let committer = Committer::start(db.clone(), data_file, sink.clone())?;
         let meta = &trees[TreeName::Meta as usize];
@@ -231,11 +240,7 @@ impl Store {
 
     /// Applies `batch` atomically, numbering its events, and queues it for the disk.
     pub fn commit(&self, batch: Batch, now: Timestamp) -> Result<Commit, StoreError> {
-        let mut next_seq = self
-            .inner
-            .next_seq
-            .lock()
-            .map_err(|_| StoreError::Poisoned)?;
+        let mut next_seq = self.inner.next_seq.lock().map_err(|_| StoreError::Poisoned)?;
         let events: Vec<Arc<Event>> = batch
             .events
             .into_iter()
@@ -277,14 +282,8 @@ impl Store {
     /// decided from state that is not yet durable waits for this before it is sent.
     pub async fn barrier(&self) -> Result<(), StoreError> {
         let receiver = {
-            let _order = self
-                .inner
-                .next_seq
-                .lock()
-                .map_err(|_| StoreError::Poisoned)?;
-            self.inner
-                .committer
-                .enqueue(Pending { events: Vec::new() })?
+            let _order = self.inner.next_seq.lock().map_err(|_| StoreError::Poisoned)?;
+            self.inner.committer.enqueue(Pending { events: Vec::new() })?
         };
         match receiver.await {
             Ok(Ok(())) => Ok(()),
@@ -360,5 +359,35 @@ impl Store {
     /// Whether a failed sync stopped the store from acknowledging writes.
     pub fn is_poisoned(&self) -> bool {
         self.inner.committer.is_poisoned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_names_index_the_tree_list_in_order() {
+        for (i, name) in TreeName::ALL.iter().enumerate() {
+            assert_eq!(*name as usize, i, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn a_commit_numbers_events_and_becomes_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = chrono::Utc::now();
+        let mut batch = Batch::new();
+        batch.meta("x", &1u64).event(EventBody::QueueUpdated(Default::default()));
+        batch.event(EventBody::QueueUpdated(Default::default()));
+        let commit = store.commit(batch, now).unwrap();
+        let seqs: Vec<u64> = commit.events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![1, 2]);
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(commit.durable()).unwrap();
+        assert_eq!(store.next_seq(), 3);
+        assert_eq!(store.meta::<u64>("x").unwrap(), Some(1));
+        assert_eq!(store.events_from(2).count(), 1);
     }
 }

@@ -52,3 +52,37 @@ impl Record for crate::domain::idempotency::StoredResponse {
         key
     }
 }
+
+impl Record for crate::domain::schedule::MentorProfile {
+    const TREE: TreeName = TreeName::MentorProfiles;
+    fn key(&self) -> Vec<u8> {
+        self.user.0.to_be_bytes().to_vec()
+    }
+}
+
+impl Record for crate::domain::schedule::Chunk {
+    const TREE: TreeName = TreeName::Chunks;
+    fn key(&self) -> Vec<u8> {
+        self.id.0.to_be_bytes().to_vec()
+    }
+}
+
+impl Record for crate::domain::schedule::Session {
+    const TREE: TreeName = TreeName::Sessions;
+    fn key(&self) -> Vec<u8> {
+        self.id.0.to_be_bytes().to_vec()
+    }
+}
+
+/// A user's notification settings, keyed by the user.
+impl Record
+    for (
+        crate::domain::UserId,
+        crate::domain::schedule::NotificationSettings,
+    )
+{
+    const TREE: TreeName = TreeName::NotificationSettings;
+    fn key(&self) -> Vec<u8> {
+        self.0 .0.to_be_bytes().to_vec()
+    }
+}

@@ -26,11 +26,7 @@ async fn register_reports_every_invalid_field() {
     assert_eq!(reply.status, 400);
     assert_eq!(reply.code(), "validation_failed");
     for field in ["email", "password", "name"] {
-        assert!(
-            reply.body["fields"][field].is_array(),
-            "{field}: {}",
-            reply.body
-        );
+        assert!(reply.body["fields"][field].is_array(), "{field}: {}", reply.body);
     }
 }
 
@@ -67,9 +63,7 @@ async fn a_token_carries_the_user_and_role_flags() {
     assert_eq!(reply.body["is_mentor"], false);
     assert_eq!(reply.body["is_director"], false);
     assert!(reply.body["access"].as_str().unwrap().split('.').count() == 3);
-    let me = app
-        .get("/api/me/", reply.body["access"].as_str().unwrap())
-        .await;
+    let me = app.get("/api/me/", reply.body["access"].as_str().unwrap()).await;
     assert_eq!(me.status, 200);
     assert_eq!(me.body["name"], "Ada");
 }
@@ -104,9 +98,7 @@ async fn refresh_rotates_and_the_old_token_stops_working() {
     assert_eq!(first.status, 200);
     let new_refresh = first.body["refresh"].as_str().unwrap().to_string();
     assert_ne!(new_refresh, ada.refresh);
-    let me = app
-        .get("/api/me/", first.body["access"].as_str().unwrap())
-        .await;
+    let me = app.get("/api/me/", first.body["access"].as_str().unwrap()).await;
     assert_eq!(me.status, 200);
     let again = app
         .post("/api/auth/refresh/", None, json!({"refresh": new_refresh}))
@@ -133,17 +125,9 @@ async fn reusing_a_rotated_refresh_token_revokes_the_device_session() {
     let after = app
         .post("/api/auth/refresh/", None, json!({"refresh": current}))
         .await;
-    assert_eq!(
-        after.code(),
-        "token_not_valid",
-        "the whole session is revoked"
-    );
+    assert_eq!(after.code(), "token_not_valid", "the whole session is revoked");
     let me = app.get("/api/me/", &current_access).await;
-    assert_eq!(
-        me.code(),
-        "token_not_valid",
-        "its access tokens stop at once"
-    );
+    assert_eq!(me.code(), "token_not_valid", "its access tokens stop at once");
 }
 
 #[actix_web::test]
@@ -162,10 +146,7 @@ async fn logout_revokes_the_refresh_and_access_tokens() {
         .post("/api/auth/refresh/", None, json!({"refresh": ada.refresh}))
         .await;
     assert_eq!(refresh.code(), "token_not_valid");
-    assert_eq!(
-        app.get("/api/me/", &ada.access).await.code(),
-        "token_not_valid"
-    );
+    assert_eq!(app.get("/api/me/", &ada.access).await.code(), "token_not_valid");
 }
 
 #[actix_web::test]
@@ -191,10 +172,7 @@ async fn device_sessions_are_listed_and_revocable() {
         )
         .await;
     assert_eq!(revoke.status, 204);
-    assert_eq!(
-        app.get("/api/me/", &phone.access).await.code(),
-        "token_not_valid"
-    );
+    assert_eq!(app.get("/api/me/", &phone.access).await.code(), "token_not_valid");
     assert_eq!(app.get("/api/me/", &laptop.access).await.status, 200);
     let again = app
         .call(
@@ -231,10 +209,7 @@ async fn missing_forged_and_expired_tokens_are_refused() {
     let app = spawn_app().await;
     let ada = app.hacker("Ada").await;
     let none = app.call(Method::GET, "/api/me/", None, None).await;
-    assert_eq!(
-        (none.status.as_u16(), none.code()),
-        (401, "not_authenticated")
-    );
+    assert_eq!((none.status.as_u16(), none.code()), (401, "not_authenticated"));
 
     // A tampered payload keeps the signature of another.
     let mut parts: Vec<&str> = ada.access.split('.').collect();
@@ -242,19 +217,13 @@ async fn missing_forged_and_expired_tokens_are_refused() {
     let other_payload = other.access.split('.').nth(1).unwrap().to_string();
     parts[1] = &other_payload;
     let tampered = parts.join(".");
-    assert_eq!(
-        app.get("/api/me/", &tampered).await.code(),
-        "token_not_valid"
-    );
+    assert_eq!(app.get("/api/me/", &tampered).await.code(), "token_not_valid");
 
     // alg: none.
     let header = base64_url(br#"{"alg":"none","typ":"JWT"}"#);
     let payload = ada.access.split('.').nth(1).unwrap();
     let unsigned = format!("{header}.{payload}.");
-    assert_eq!(
-        app.get("/api/me/", &unsigned).await.code(),
-        "token_not_valid"
-    );
+    assert_eq!(app.get("/api/me/", &unsigned).await.code(), "token_not_valid");
 
     // Signed with another key.
     let foreign = mentorq::auth::TokenKeys::new(&[1u8; 32], 900);
@@ -268,7 +237,7 @@ async fn missing_forged_and_expired_tokens_are_refused() {
         phone: None,
         created: chrono::Utc::now(),
     };
-    let forged = foreign.issue_access(&user, mentorq::domain::SessionId(1), chrono::Utc::now());
+    let forged = foreign.issue_access(&user, mentorq::domain::DeviceSessionId(1), chrono::Utc::now());
     assert_eq!(app.get("/api/me/", &forged).await.code(), "token_not_valid");
 }
 
@@ -283,10 +252,7 @@ async fn an_access_token_expires_after_its_lifetime() {
     let ada = app.hacker("Ada").await;
     assert_eq!(app.get("/api/me/", &ada.access).await.status, 200);
     clock.advance(chrono::Duration::seconds(61));
-    assert_eq!(
-        app.get("/api/me/", &ada.access).await.code(),
-        "token_not_valid"
-    );
+    assert_eq!(app.get("/api/me/", &ada.access).await.code(), "token_not_valid");
     // The refresh token still works and gives a fresh access token.
     let refreshed = app
         .post("/api/auth/refresh/", None, json!({"refresh": ada.refresh}))

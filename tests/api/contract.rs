@@ -13,9 +13,7 @@ async fn a_body_that_is_not_json_is_invalid_json() {
         .await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.code(), "invalid_json");
-    let empty = app
-        .raw(Method::POST, "/api/auth/token", None, Vec::new())
-        .await;
+    let empty = app.raw(Method::POST, "/api/auth/token", None, Vec::new()).await;
     assert_eq!(empty.code(), "invalid_json");
 }
 
@@ -23,12 +21,7 @@ async fn a_body_that_is_not_json_is_invalid_json() {
 async fn json_that_is_not_an_object_names_the_body() {
     let app = spawn_app().await;
     let reply = app
-        .raw(
-            Method::POST,
-            "/api/auth/register/",
-            None,
-            b"[1, 2]".to_vec(),
-        )
+        .raw(Method::POST, "/api/auth/register/", None, b"[1, 2]".to_vec())
         .await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.code(), "validation_failed");
@@ -77,24 +70,14 @@ async fn an_oversize_body_is_413_json() {
 #[actix_web::test]
 async fn unknown_routes_are_404_json() {
     let app = spawn_app().await;
-    let reply = app
-        .call(Method::GET, "/api/nothing-here/", None, None)
-        .await;
+    let reply = app.call(Method::GET, "/api/nothing-here/", None, None).await;
     assert_eq!(reply.status, 404);
     assert_eq!(reply.code(), "not_found");
     let content_type = reply.headers["content-type"].to_str().unwrap();
-    assert!(
-        content_type.starts_with("application/json"),
-        "{content_type}"
-    );
+    assert!(content_type.starts_with("application/json"), "{content_type}");
     let ada = app.hacker("Ada").await;
     let bad_id = app
-        .call(
-            Method::DELETE,
-            "/api/auth/sessions/abc/",
-            Some(&ada.access),
-            None,
-        )
+        .call(Method::DELETE, "/api/auth/sessions/abc/", Some(&ada.access), None)
         .await;
     assert_eq!(bad_id.status, 404);
 }
@@ -102,9 +85,7 @@ async fn unknown_routes_are_404_json() {
 #[actix_web::test]
 async fn a_known_route_with_an_unknown_method_is_405_json() {
     let app = spawn_app().await;
-    let reply = app
-        .call(Method::DELETE, "/api/auth/register/", None, None)
-        .await;
+    let reply = app.call(Method::DELETE, "/api/auth/register/", None, None).await;
     assert_eq!(reply.status, 405);
     assert_eq!(reply.code(), "method_not_allowed");
 }
@@ -113,12 +94,7 @@ async fn a_known_route_with_an_unknown_method_is_405_json() {
 async fn every_route_answers_with_and_without_a_trailing_slash() {
     let app = spawn_app().await;
     let ada = app.hacker("Ada").await;
-    for path in [
-        "/api/me",
-        "/api/me/",
-        "/api/auth/sessions",
-        "/api/auth/sessions/",
-    ] {
+    for path in ["/api/me", "/api/me/", "/api/auth/sessions", "/api/auth/sessions/"] {
         let reply = app.get(path, &ada.access).await;
         assert_eq!(reply.status, 200, "{path}");
     }
@@ -135,10 +111,7 @@ async fn every_route_answers_with_and_without_a_trailing_slash() {
 #[actix_web::test]
 async fn health_and_readiness_answer() {
     let app = spawn_app().await;
-    assert_eq!(
-        app.call(Method::GET, "/healthz", None, None).await.status,
-        200
-    );
+    assert_eq!(app.call(Method::GET, "/healthz", None, None).await.status, 200);
     let ready = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(ready.status, 200);
     assert_eq!(ready.body["status"], "ready");

@@ -49,10 +49,7 @@ async fn the_owner_rates_a_closed_ticket_once() {
     let ticket = app.get(&format!("/api/tickets/{t}/"), &ada.access).await;
     assert_eq!(ticket.body["feedback"], format!("/api/feedback/{t}/"));
     let again = rate(&app, &ada, t, 4).await;
-    assert_eq!(
-        (again.status.as_u16(), again.code()),
-        (409, "feedback_exists")
-    );
+    assert_eq!((again.status.as_u16(), again.code()), (409, "feedback_exists"));
 }
 
 #[actix_web::test]
@@ -63,11 +60,7 @@ async fn feedback_rules_are_enforced() {
     let grace = app.mentor("Grace").await;
     let t = helped(&app, &ada, &grace).await;
     assert_eq!(rate(&app, &eve, t, 5).await.status, 404, "only the owner");
-    assert_eq!(
-        rate(&app, &grace, t, 5).await.status,
-        404,
-        "not even the mentor"
-    );
+    assert_eq!(rate(&app, &grace, t, 5).await.status, 404, "not even the mentor");
     for bad in [0, 6] {
         assert_eq!(rate(&app, &ada, t, bad).await.code(), "validation_failed");
     }
@@ -79,10 +72,7 @@ async fn feedback_rules_are_enforced() {
         )
         .await;
     let open_id = open.body["id"].as_u64().unwrap();
-    assert_eq!(
-        rate(&app, &ada, open_id, 5).await.code(),
-        "invalid_transition"
-    );
+    assert_eq!(rate(&app, &ada, open_id, 5).await.code(), "invalid_transition");
     app.patch(
         &format!("/api/tickets/{open_id}/"),
         &ada.access,
@@ -152,22 +142,15 @@ async fn the_leaderboard_orders_mentors_and_bounds_its_limit() {
     assert_eq!(rows[1]["mentor_name"], "Grace");
     assert_eq!(rows[1]["average_rating"], 4.5);
     assert_eq!(rows[1]["count"], 2);
-    let one = app
-        .get("/api/feedback/leaderboard/?limit=1", &bob.access)
-        .await;
+    let one = app.get("/api/feedback/leaderboard/?limit=1", &bob.access).await;
     assert_eq!(one.body.as_array().unwrap().len(), 1);
     for bad in ["0", "101", "x"] {
         let reply = app
-            .get(
-                &format!("/api/feedback/leaderboard/?limit={bad}"),
-                &bob.access,
-            )
+            .get(&format!("/api/feedback/leaderboard/?limit={bad}"), &bob.access)
             .await;
         assert_eq!(reply.status, 400, "limit={bad}");
     }
-    let hundred = app
-        .get("/api/feedback/leaderboard/?limit=100", &bob.access)
-        .await;
+    let hundred = app.get("/api/feedback/leaderboard/?limit=100", &bob.access).await;
     assert_eq!(hundred.status, 200);
 }
 
@@ -177,10 +160,7 @@ async fn statistics_are_for_managers_and_match_the_tickets() {
     let ada = app.hacker("Ada").await;
     let grace = app.mentor("Grace").await;
     let organizer = app.organizer("Olga").await;
-    assert_eq!(
-        app.get("/api/tickets/stats/", &grace.access).await.status,
-        403
-    );
+    assert_eq!(app.get("/api/tickets/stats/", &grace.access).await.status, 403);
     let empty = app.get("/api/tickets/stats/", &organizer.access).await;
     assert_eq!(empty.body["average_claimed_datetime_seconds"], Value::Null);
     assert_eq!(empty.body["p90_wait_seconds"], Value::Null);

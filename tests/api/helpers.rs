@@ -82,16 +82,8 @@ pub struct Login {
 }
 
 impl TestApp {
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
-        let mut request = self
-            .client
-            .request(method, format!("{}{}", self.address, path));
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request = self.client.request(method, format!("{}{}", self.address, path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -115,13 +107,7 @@ impl TestApp {
     }
 
     /// Sends raw bytes as the body.
-    pub async fn raw(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Vec<u8>,
-    ) -> Reply {
+    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, body: Vec<u8>) -> Reply {
         let mut request = self
             .client
             .request(method, format!("{}{}", self.address, path))
@@ -151,8 +137,7 @@ impl TestApp {
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
-        self.call(Method::PATCH, path, Some(token), Some(body))
-            .await
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
     }
 
     pub async fn register(&self, email: &str, name: &str) -> Reply {

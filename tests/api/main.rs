@@ -6,5 +6,6 @@ mod feedback;
 mod helpers;
 mod lcs;
 mod queue;
+mod scheduling;
 mod tickets;
 mod users;

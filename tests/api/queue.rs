@@ -34,11 +34,7 @@ async fn announcements_are_posted_by_managers_and_listed_newest_first() {
     let ada = app.hacker("Ada").await;
     let director = app.director().await;
     let denied = app
-        .post(
-            "/api/announcements/",
-            Some(&ada.access),
-            json!({"text": "hi"}),
-        )
+        .post("/api/announcements/", Some(&ada.access), json!({"text": "hi"}))
         .await;
     assert_eq!(denied.status, 403);
     for text in ["first", "second"] {

@@ -56,11 +56,7 @@ async fn a_ticket_is_validated_field_by_field() {
         .await;
     assert_eq!(reply.status, 400);
     for field in ["title", "location", "comment", "status"] {
-        assert!(
-            reply.body["fields"][field].is_array(),
-            "{field}: {}",
-            reply.body
-        );
+        assert!(reply.body["fields"][field].is_array(), "{field}: {}", reply.body);
     }
     let wrong_type = app
         .post(
@@ -184,9 +180,7 @@ async fn staff_see_every_ticket_and_filters_apply() {
     assert_eq!(titles, ["a", "e"], "creation order");
     let open = app.get("/api/tickets/?status=OPEN", &grace.access).await;
     assert_eq!(open.body.as_array().unwrap().len(), 1);
-    let both = app
-        .get("/api/tickets/?status=OPEN,CLAIMED", &grace.access)
-        .await;
+    let both = app.get("/api/tickets/?status=OPEN,CLAIMED", &grace.access).await;
     assert_eq!(both.body.as_array().unwrap().len(), 2);
     let mine = app.get("/api/tickets/?mine=true", &grace.access).await;
     assert_eq!(mine.body, json!([]));
@@ -283,9 +277,7 @@ async fn the_owner_edits_an_open_ticket_and_only_the_owner() {
     );
     set_status(&app, &grace, t, "CLAIMED").await;
     assert_eq!(
-        app.patch(&path, &ada.access, json!({"title": "y"}))
-            .await
-            .code(),
+        app.patch(&path, &ada.access, json!({"title": "y"})).await.code(),
         "invalid_transition"
     );
     let too_long = app
@@ -340,12 +332,7 @@ async fn positions_move_up_and_an_unclaimed_ticket_keeps_its_place() {
     }
     let position = |i: usize| {
         let (app, who, t) = (&app, people[i].clone(), ids[i]);
-        async move {
-            app.get(&format!("/api/tickets/{t}/"), &who.access)
-                .await
-                .body["position"]
-                .clone()
-        }
+        async move { app.get(&format!("/api/tickets/{t}/"), &who.access).await.body["position"].clone() }
     };
     assert_eq!((position(0).await, position(2).await), (json!(1), json!(3)));
     set_status(&app, &grace, ids[0], "CLAIMED").await;
@@ -395,10 +382,7 @@ async fn of_twenty_simultaneous_claims_exactly_one_wins() {
         .count();
     assert_eq!(losers, 19);
     let stored = app.get(&format!("/api/tickets/{t}/"), &ada.access).await;
-    assert_eq!(
-        stored.body["mentor_email"],
-        mentors[winners[0]].email.as_str()
-    );
+    assert_eq!(stored.body["mentor_email"], mentors[winners[0]].email.as_str());
 }
 
 #[actix_web::test]
@@ -413,10 +397,7 @@ async fn slack_dm_links_to_the_other_party() {
     let t = id(&open_ticket(&app, &ada, "help").await);
     let path = format!("/api/tickets/{t}/slack-dm/");
     let none = app.get(&path, &ada.access).await;
-    assert_eq!(
-        (none.status.as_u16(), none.code()),
-        (404, "slack_unavailable")
-    );
+    assert_eq!((none.status.as_u16(), none.code()), (404, "slack_unavailable"));
     set_status(&app, &grace, t, "CLAIMED").await;
     let for_owner = app.get(&path, &ada.access).await;
     assert_eq!(
@@ -466,16 +447,10 @@ async fn writes_over_the_per_minute_limit_get_429_with_retry_after() {
             200
         );
     }
-    let limited = app
-        .patch("/api/me/", &ada.access, json!({"phone": "1"}))
-        .await;
+    let limited = app.patch("/api/me/", &ada.access, json!({"phone": "1"})).await;
     assert_eq!(limited.status, 429);
     assert_eq!(limited.code(), "rate_limited");
-    let retry_after: u64 = limited.headers["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry_after));
     assert_eq!(
         app.get("/api/me/", &ada.access).await.status,

@@ -16,9 +16,7 @@ async fn the_profile_can_be_edited() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body["slack_id"], "U123");
     assert_eq!(reply.body["name"], "Ada L.");
-    let cleared = app
-        .patch("/api/me", &ada.access, json!({"phone": ""}))
-        .await;
+    let cleared = app.patch("/api/me", &ada.access, json!({"phone": ""})).await;
     assert_eq!(cleared.body["phone"], serde_json::Value::Null);
     assert_eq!(cleared.body["slack_id"], "U123");
 }

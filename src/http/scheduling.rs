@@ -1,0 +1,538 @@
+//! Mentor scheduling: `/api/mentors/*`, `/api/availability/*`, `/api/sessions/*`,
+//! `/api/notification-settings/`.
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Body, Caller};
+use super::tickets::query_bool;
+use super::views::ts;
+use super::AppState;
+use crate::actors::session::{
+    ChangeSession, DeleteAvailability, GetSettings, ListAvailability, ListSessions, PublishAvailability,
+    PutProfile, RequestSession, SearchMentors, SetSettings, When,
+};
+use crate::actors::users::ListUsers;
+use crate::domain::schedule::{
+    Chunk, ChunkStatus, MentorProfile, NotificationSettings, Session, SessionChange, SessionLength,
+    SessionStatus, REASON_MAX, TOPIC_MAX,
+};
+use crate::domain::user::Role;
+use crate::domain::validate::FieldErrors;
+use crate::domain::{ChunkId, SessionId, Timestamp, UserId};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// How many open chunks a mentor search shows per mentor.
+const NEXT_OPEN_SHOWN: usize = 5;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChunkJson {
+    pub id: u64,
+    /// The mentor's user id.
+    pub mentor: u64,
+    pub start_time: String,
+    pub end_time: String,
+    /// OPEN, REQUESTED or BOOKED.
+    pub status: String,
+}
+
+impl From<&Chunk> for ChunkJson {
+    fn from(c: &Chunk) -> Self {
+        ChunkJson {
+            id: c.id.0,
+            mentor: c.mentor.0,
+            start_time: ts(&c.start),
+            end_time: ts(&c.end),
+            status: c.status.as_str().to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionJson {
+    pub id: u64,
+    pub mentor: u64,
+    pub mentor_name: String,
+    pub mentee: u64,
+    pub mentee_name: String,
+    /// The chunk ids the session holds.
+    pub availability: Vec<u64>,
+    pub start_time: String,
+    pub end_time: String,
+    /// 30 or 60.
+    pub session_length: i64,
+    /// PENDING, CONFIRMED, COMPLETED, EXPIRED or CANCELLED.
+    pub status: String,
+    pub topic: String,
+    pub meeting_url: Option<String>,
+}
+
+impl From<&Session> for SessionJson {
+    fn from(s: &Session) -> Self {
+        SessionJson {
+            id: s.id.0,
+            mentor: s.mentor.0,
+            mentor_name: s.mentor_name.clone(),
+            mentee: s.mentee.0,
+            mentee_name: s.mentee_name.clone(),
+            availability: s.chunks.iter().map(|c| c.0).collect(),
+            start_time: ts(&s.start),
+            end_time: ts(&s.end),
+            session_length: s.length.minutes(),
+            status: s.status.as_str().to_string(),
+            topic: s.topic.clone(),
+            meeting_url: s.meeting_url.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MentorJson {
+    /// The mentor's user id.
+    pub id: u64,
+    pub name: String,
+    pub about_me: String,
+    pub skills: Vec<String>,
+    pub team_number: Option<i64>,
+    /// Up to 5 upcoming OPEN chunks (only in searches).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_open: Option<Vec<ChunkJson>>,
+}
+
+impl MentorJson {
+    fn new(p: &MentorProfile, next_open: Option<&[Chunk]>) -> Self {
+        MentorJson {
+            id: p.user.0,
+            name: p.name.clone(),
+            about_me: p.about_me.clone(),
+            skills: p.skills.clone(),
+            team_number: p.team_number,
+            next_open: next_open.map(|c| c.iter().map(ChunkJson::from).collect()),
+        }
+    }
+}
+
+/// Parses an RFC 3339 time with any offset into UTC.
+fn parse_time(
+    field: &str,
+    value: Option<&str>,
+    errors: &mut FieldErrors,
+    required: bool,
+) -> Option<Timestamp> {
+    match value {
+        None if required => {
+            errors.add(field, "is required");
+            None
+        }
+        None => None,
+        Some(raw) => chrono::DateTime::parse_from_rfc3339(raw.trim())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|_| errors.add(field, "must be an RFC 3339 time, e.g. 2026-11-22T14:30:00Z"))
+            .ok(),
+    }
+}
+
+fn parse_id(field: &str, value: Option<&str>, errors: &mut FieldErrors) -> Option<u64> {
+    let raw = value?;
+    raw.trim().parse::<u64>().ok().filter(|id| *id > 0).or_else(|| {
+        errors.add(field, "must be a positive integer id");
+        None
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProfileBody {
+    /// At most 2000 characters.
+    pub about_me: Option<String>,
+    /// At most 30 skills of at most 50 characters each.
+    pub skills: Option<Vec<String>>,
+    pub team_number: Option<i64>,
+}
+
+#[utoipa::path(put, path = "/api/mentors/me", tag = "scheduling", request_body = ProfileBody,
+    responses((status = 200, body = MentorJson), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_profile(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Body(body): Body<ProfileBody>,
+) -> Result<HttpResponse, ApiError> {
+    let profile = state
+        .sessions
+        .send(PutProfile {
+            by: caller.person(),
+            about_me: body.about_me,
+            skills: body.skills,
+            team_number: body.team_number,
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(MentorJson::new(&profile, None)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MentorsQuery {
+    /// Repeatable: mentors having all of these skills (case-insensitive).
+    pub skill: Option<Vec<String>>,
+}
+
+#[utoipa::path(get, path = "/api/mentors", tag = "scheduling", params(MentorsQuery),
+    responses((status = 200, body = Vec<MentorJson>), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn search_mentors(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let skills: Vec<String> = form_urlencoded::parse(req.query_string().as_bytes())
+        .filter(|(k, v)| k == "skill" && !v.trim().is_empty())
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    let mentors = state
+        .users
+        .send(ListUsers {
+            role: Some(Role::Mentor),
+        })
+        .await?
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    let found = state
+        .sessions
+        .send(SearchMentors {
+            skills,
+            mentors,
+            open_chunks: NEXT_OPEN_SHOWN,
+        })
+        .await?;
+    let list: Vec<MentorJson> = found.iter().map(|(p, c)| MentorJson::new(p, Some(c))).collect();
+    Ok(HttpResponse::Ok().json(list))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AvailabilityBody {
+    /// On the :00/:30 grid, in the future.
+    pub start_time: Option<String>,
+    /// After start_time, at most 14 days later; a remainder under 30 minutes is dropped.
+    pub end_time: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/availability", tag = "scheduling", request_body = AvailabilityBody,
+    responses((status = 201, body = Vec<ChunkJson>), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn publish(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Body(body): Body<AvailabilityBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let start = parse_time("start_time", body.start_time.as_deref(), &mut errors, true);
+    let end = parse_time("end_time", body.end_time.as_deref(), &mut errors, true);
+    let (Some(start), Some(end)) = (start, end) else {
+        return Err(errors.into());
+    };
+    let chunks = state
+        .sessions
+        .send(PublishAvailability {
+            by: caller.person(),
+            start,
+            end,
+        })
+        .await??;
+    Ok(HttpResponse::Created().json(chunks.iter().map(ChunkJson::from).collect::<Vec<_>>()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AvailabilityQuery {
+    /// Only this mentor's chunks (a user id).
+    pub mentor: Option<String>,
+    /// Keep chunks overlapping [from, to); without `from`, only chunks not yet ended.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// OPEN, REQUESTED or BOOKED.
+    pub status: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/availability", tag = "scheduling", params(AvailabilityQuery),
+    responses((status = 200, body = Vec<ChunkJson>), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn list_availability(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    query: web::Query<AvailabilityQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let mentor = parse_id("mentor", query.mentor.as_deref(), &mut errors).map(UserId);
+    let from = parse_time("from", query.from.as_deref(), &mut errors, false);
+    let to = parse_time("to", query.to.as_deref(), &mut errors, false);
+    if let (Some(from), Some(to)) = (from, to) {
+        if to <= from {
+            errors.add("to", "must be after from");
+        }
+    }
+    let status = query.status.as_deref().and_then(|s| {
+        ChunkStatus::parse(s).or_else(|| {
+            errors.add("status", "must be OPEN, REQUESTED or BOOKED");
+            None
+        })
+    });
+    errors.into_result(())?;
+    let chunks = state
+        .sessions
+        .send(ListAvailability {
+            mentor,
+            from,
+            to,
+            status,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(chunks.iter().map(ChunkJson::from).collect::<Vec<_>>()))
+}
+
+#[utoipa::path(delete, path = "/api/availability/{id}", tag = "scheduling",
+    params(("id" = u64, Path, description = "chunk id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete_availability(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .sessions
+        .send(DeleteAvailability {
+            by: caller.person(),
+            id: ChunkId(id.into_inner()),
+        })
+        .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SessionBody {
+    /// The first chunk's id.
+    pub availability: Option<i64>,
+    /// 30 or 60.
+    pub session_length: Option<i64>,
+    /// At most 255 characters.
+    pub topic: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/sessions", tag = "scheduling", request_body = SessionBody,
+    responses((status = 201, body = SessionJson), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 429, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn request_session(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Body(body): Body<SessionBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let chunk = match body.availability {
+        Some(id) if id > 0 => Some(ChunkId(id as u64)),
+        Some(_) => {
+            errors.add("availability", "must be a positive chunk id");
+            None
+        }
+        None => {
+            errors.add("availability", "is required");
+            None
+        }
+    };
+    let length = match body.session_length {
+        None => {
+            errors.add("session_length", "is required");
+            None
+        }
+        Some(m) => SessionLength::parse(m).or_else(|| {
+            errors.add("session_length", "must be 30 or 60");
+            None
+        }),
+    };
+    let topic = errors.optional_text("topic", body.topic.as_deref(), TOPIC_MAX);
+    let (Some(chunk), Some(length)) = (chunk, length) else {
+        return Err(errors.into());
+    };
+    errors.into_result(())?;
+    let session = state
+        .sessions
+        .send(RequestSession {
+            by: caller.person(),
+            chunk,
+            length,
+            topic,
+        })
+        .await??;
+    Ok(HttpResponse::Created().json(SessionJson::from(&session)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SessionPatchBody {
+    /// CONFIRMED (the mentor) or CANCELLED (either party).
+    pub status: Option<String>,
+    /// Why, when cancelling; at most 1000 characters.
+    pub reason: Option<String>,
+}
+
+#[utoipa::path(patch, path = "/api/sessions/{id}", tag = "scheduling", request_body = SessionPatchBody,
+    params(("id" = u64, Path, description = "session id")),
+    responses((status = 200, body = SessionJson), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn change_session(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<u64>,
+    Body(body): Body<SessionPatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let reason = errors.optional_text("reason", body.reason.as_deref(), REASON_MAX);
+    let status = match body.status.as_deref() {
+        None => {
+            errors.add("status", "is required");
+            None
+        }
+        Some(s) => SessionStatus::parse(s).or_else(|| {
+            errors.add("status", "must be CONFIRMED or CANCELLED");
+            None
+        }),
+    };
+    errors.into_result(())?;
+    let change = match status {
+        Some(SessionStatus::Confirmed) => SessionChange::Confirm,
+        Some(SessionStatus::Cancelled) => SessionChange::Cancel {
+            reason: (!reason.is_empty()).then_some(reason),
+        },
+        other => {
+            return Err(ApiError::Conflict(
+                "invalid_transition",
+                format!(
+                    "A session can only be CONFIRMED or CANCELLED by request, not {}.",
+                    other.map_or("changed", |s| s.as_str())
+                ),
+            ))
+        }
+    };
+    let session = state
+        .sessions
+        .send(ChangeSession {
+            by: caller.person(),
+            id: SessionId(id.into_inner()),
+            change,
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(SessionJson::from(&session)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SessionsQuery {
+    /// `upcoming` (default: not yet ended, ascending) or `past` (ended, descending).
+    pub when: Option<String>,
+    /// Managers: every session, not only their own.
+    pub all: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/sessions", tag = "scheduling", params(SessionsQuery),
+    responses((status = 200, body = Vec<SessionJson>), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_sessions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<SessionsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let when = match query.when.as_deref().map(str::trim) {
+        None | Some("") | Some("upcoming") => When::Upcoming,
+        Some("past") => When::Past,
+        Some(_) => {
+            errors.add("when", "must be upcoming or past");
+            When::Upcoming
+        }
+    };
+    let all = query_bool("all", query.all.as_deref(), &mut errors);
+    errors.into_result(())?;
+    if all && !caller.user.roles.is_manager() {
+        return Err(ApiError::forbidden(
+            "Only organizers and directors may list every session.",
+        ));
+    }
+    let sessions = state
+        .sessions
+        .send(ListSessions {
+            by: caller.person(),
+            when,
+            all,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(sessions.iter().map(SessionJson::from).collect::<Vec<_>>()))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SettingsJson {
+    pub session_requested: bool,
+    pub session_confirmed: bool,
+    pub session_cancelled: bool,
+    pub fifteen_minute_alert: bool,
+    pub sixty_minute_alert: bool,
+}
+
+impl From<NotificationSettings> for SettingsJson {
+    fn from(s: NotificationSettings) -> Self {
+        SettingsJson {
+            session_requested: s.session_requested,
+            session_confirmed: s.session_confirmed,
+            session_cancelled: s.session_cancelled,
+            fifteen_minute_alert: s.fifteen_minute_alert,
+            sixty_minute_alert: s.sixty_minute_alert,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/notification-settings", tag = "scheduling",
+    responses((status = 200, body = SettingsJson), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_settings(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let settings = state.sessions.send(GetSettings(caller.id())).await?;
+    Ok(HttpResponse::Ok().json(SettingsJson::from(settings)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SettingsPatchBody {
+    pub session_requested: Option<bool>,
+    pub session_confirmed: Option<bool>,
+    pub session_cancelled: Option<bool>,
+    pub fifteen_minute_alert: Option<bool>,
+    pub sixty_minute_alert: Option<bool>,
+}
+
+#[utoipa::path(patch, path = "/api/notification-settings", tag = "scheduling", request_body = SettingsPatchBody,
+    responses((status = 200, body = SettingsJson), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn patch_settings(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Body(body): Body<SettingsPatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let current = state.sessions.send(GetSettings(caller.id())).await?;
+    let settings = NotificationSettings {
+        session_requested: body.session_requested.unwrap_or(current.session_requested),
+        session_confirmed: body.session_confirmed.unwrap_or(current.session_confirmed),
+        session_cancelled: body.session_cancelled.unwrap_or(current.session_cancelled),
+        fifteen_minute_alert: body.fifteen_minute_alert.unwrap_or(current.fifteen_minute_alert),
+        sixty_minute_alert: body.sixty_minute_alert.unwrap_or(current.sixty_minute_alert),
+    };
+    let saved = state
+        .sessions
+        .send(SetSettings {
+            user: caller.id(),
+            settings,
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(SettingsJson::from(saved)))
+}

@@ -1,0 +1,256 @@
+//! Reminders, expiry and completion with a controlled clock, across simulated restarts.
+//!
+//! A "restart" stops the `SessionActor`'s thread and loads a fresh actor from the same
+//! store, which is exactly what a new process does at start-up (the store's own
+//! durability across processes is covered by `tests/process.rs`).
+
+use actix::{Actor, Addr, Arbiter};
+use chrono::{Duration, TimeZone, Utc};
+use mentorq::actors::session::{
+    ChangeSession, Ping, PublishAvailability, RequestSession, SessionActor, SetSettings,
+};
+use mentorq::clock::ManualClock;
+use mentorq::domain::event::EventBody;
+use mentorq::domain::schedule::{NotificationSettings, Session, SessionChange, SessionLength, SessionStatus};
+use mentorq::domain::ticket::Person;
+use mentorq::domain::user::{Role, Roles};
+use mentorq::domain::{Timestamp, UserId};
+use mentorq::store::Store;
+use std::sync::Arc;
+
+const MENTOR: UserId = UserId(7);
+const MENTEE: UserId = UserId(12);
+
+fn t0() -> Timestamp {
+    Utc.with_ymd_and_hms(2030, 1, 10, 9, 7, 0).unwrap()
+}
+
+/// The session under test starts at 14:00.
+fn start() -> Timestamp {
+    Utc.with_ymd_and_hms(2030, 1, 10, 14, 0, 0).unwrap()
+}
+
+fn person(id: UserId, roles: &[Role]) -> Person {
+    Person {
+        id,
+        email: format!("u{id}@example.org"),
+        name: format!("User {id}"),
+        roles: Roles::from_iter(roles.iter().copied()),
+    }
+}
+
+struct Harness {
+    store: Store,
+    clock: ManualClock,
+    actor: Addr<SessionActor>,
+    arbiter: Arbiter,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let clock = ManualClock::new(t0());
+        let (actor, arbiter) = start_actor(&store, &clock);
+        Harness {
+            store,
+            clock,
+            actor,
+            arbiter,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the actor (as a crash would) and loads a new one from the store.
+    fn restart(&mut self) {
+        // The old actor must be gone before the new one loads, as with a real process.
+        let old = std::mem::replace(&mut self.arbiter, Arbiter::new());
+        old.stop();
+        old.join().unwrap();
+        let (actor, arbiter) = start_actor(&self.store, &self.clock);
+        std::mem::replace(&mut self.arbiter, arbiter).stop();
+        self.actor = actor;
+    }
+
+    /// A confirmed 30-minute session at 14:00.
+    async fn confirmed_session(&self) -> Session {
+        let session = self.requested_session().await;
+        self.actor
+            .send(ChangeSession {
+                by: person(MENTOR, &[Role::Mentor]),
+                id: session.id,
+                change: SessionChange::Confirm,
+            })
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn requested_session(&self) -> Session {
+        let chunks = self
+            .actor
+            .send(PublishAvailability {
+                by: person(MENTOR, &[Role::Mentor]),
+                start: start(),
+                end: start() + Duration::minutes(30),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        self.actor
+            .send(RequestSession {
+                by: person(MENTEE, &[]),
+                chunk: chunks[0].id,
+                length: SessionLength::parse(30).unwrap(),
+                topic: String::new(),
+            })
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Moves the clock to `minutes` before the start and lets the actor catch up.
+    async fn at_minutes_before(&self, minutes: i64) {
+        self.clock.set(start() - Duration::minutes(minutes));
+        self.actor.send(Ping).await.unwrap();
+    }
+
+    /// Every reminder in the event log: (to, minutes before).
+    fn reminders(&self) -> Vec<(UserId, u8)> {
+        self.store
+            .events_from(0)
+            .filter_map(|e| match e.unwrap().body {
+                EventBody::SessionReminder {
+                    to, minutes_before, ..
+                } => Some((to, minutes_before)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn last_status(&self) -> Option<SessionStatus> {
+        self.store
+            .events_from(0)
+            .filter_map(|e| match e.unwrap().body {
+                EventBody::SessionUpdated(s) => Some(s.status),
+                _ => None,
+            })
+            .last()
+    }
+}
+
+fn start_actor(store: &Store, clock: &ManualClock) -> (Addr<SessionActor>, Arbiter) {
+    let actor =
+        SessionActor::load(store.clone(), Arc::new(clock.clone()), "https://m/{token}".into()).unwrap();
+    let arbiter = Arbiter::new();
+    let addr = SessionActor::start_in_arbiter(&arbiter.handle(), move |_| actor);
+    (addr, arbiter)
+}
+
+#[actix_web::test]
+async fn each_party_gets_each_reminder_once_at_sixty_and_fifteen_minutes() {
+    let h = Harness::new();
+    h.confirmed_session().await;
+    h.at_minutes_before(61).await;
+    assert!(h.reminders().is_empty());
+    h.at_minutes_before(60).await;
+    assert_eq!(h.reminders(), vec![(MENTOR, 60), (MENTEE, 60)]);
+    h.at_minutes_before(30).await;
+    assert_eq!(h.reminders().len(), 2, "nothing new between the two");
+    h.at_minutes_before(15).await;
+    assert_eq!(
+        h.reminders(),
+        vec![(MENTOR, 60), (MENTEE, 60), (MENTOR, 15), (MENTEE, 15)]
+    );
+    h.at_minutes_before(0).await;
+    h.at_minutes_before(-60).await;
+    assert_eq!(h.reminders().len(), 4, "never after the start");
+    assert_eq!(h.last_status(), Some(SessionStatus::Completed));
+}
+
+#[actix_web::test]
+async fn pending_and_cancelled_sessions_get_no_reminders() {
+    let h = Harness::new();
+    h.requested_session().await;
+    h.at_minutes_before(14).await;
+    assert!(h.reminders().is_empty(), "pending");
+    h.at_minutes_before(0).await;
+    assert_eq!(h.last_status(), Some(SessionStatus::Expired));
+
+    let h = Harness::new();
+    let session = h.confirmed_session().await;
+    h.actor
+        .send(ChangeSession {
+            by: person(MENTEE, &[]),
+            id: session.id,
+            change: SessionChange::Cancel { reason: None },
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    h.at_minutes_before(14).await;
+    assert!(h.reminders().is_empty(), "cancelled");
+}
+
+#[actix_web::test]
+async fn a_party_with_the_setting_off_is_not_reminded() {
+    let h = Harness::new();
+    let off = NotificationSettings {
+        sixty_minute_alert: false,
+        ..Default::default()
+    };
+    h.actor
+        .send(SetSettings {
+            user: MENTEE,
+            settings: off,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    h.confirmed_session().await;
+    h.at_minutes_before(59).await;
+    assert_eq!(h.reminders(), vec![(MENTOR, 60)]);
+    h.at_minutes_before(14).await;
+    assert_eq!(h.reminders(), vec![(MENTOR, 60), (MENTOR, 15), (MENTEE, 15)]);
+}
+
+#[actix_web::test]
+async fn a_restart_neither_repeats_nor_loses_reminders() {
+    let mut h = Harness::new();
+    h.confirmed_session().await;
+    h.at_minutes_before(59).await;
+    assert_eq!(h.reminders().len(), 2);
+    h.restart();
+    h.at_minutes_before(58).await;
+    assert_eq!(h.reminders().len(), 2, "not repeated after the restart");
+    h.at_minutes_before(15).await;
+    assert_eq!(h.reminders().len(), 4, "the next ones still come");
+}
+
+#[actix_web::test]
+async fn reminders_missed_during_downtime_are_sent_late_once_before_the_start() {
+    let mut h = Harness::new();
+    h.confirmed_session().await;
+    // Down from 70 to 10 minutes before the start: both reminders were missed.
+    h.clock.set(start() - Duration::minutes(10));
+    h.restart();
+    h.actor.send(Ping).await.unwrap();
+    assert_eq!(
+        h.reminders(),
+        vec![(MENTOR, 60), (MENTEE, 60), (MENTOR, 15), (MENTEE, 15)]
+    );
+    h.restart();
+    h.at_minutes_before(5).await;
+    assert_eq!(h.reminders().len(), 4, "late, but once");
+}
+
+#[actix_web::test]
+async fn no_reminder_is_sent_after_the_start_even_when_missed() {
+    let mut h = Harness::new();
+    h.confirmed_session().await;
+    h.clock.set(start() + Duration::minutes(5));
+    h.restart();
+    h.actor.send(Ping).await.unwrap();
+    assert!(h.reminders().is_empty());
+}
