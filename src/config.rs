@@ -16,6 +16,7 @@ pub struct Config {
     pub queue: QueueConfig,
     pub slack: SlackConfig,
     pub sessions: SessionsConfig,
+    pub realtime: RealtimeConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -31,6 +32,10 @@ pub struct HttpConfig {
     pub shutdown_timeout_seconds: u64,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
+    /// The kernel send buffer of each connection in bytes; 0 leaves it to the kernel's
+    /// autotuning. A small value bounds what a client that stops reading can hold in
+    /// kernel memory before its outbox fills and it is closed (4008).
+    pub socket_send_buffer_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -42,6 +47,7 @@ impl Default for HttpConfig {
             body_limit_bytes: 64 * 1024,
             shutdown_timeout_seconds: 3,
             workers: 0,
+            socket_send_buffer_bytes: 0,
         }
     }
 }
@@ -173,6 +179,24 @@ impl Default for SessionsConfig {
     }
 }
 
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct RealtimeConfig {
+    /// How many of the newest events are kept for clients resuming with `since`.
+    pub retain_events: u64,
+    /// Frames a client may have unwritten before it is closed with 4008 (lagging).
+    pub outbox_limit: usize,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        RealtimeConfig {
+            retain_events: 100_000,
+            outbox_limit: 1024,
+        }
+    }
+}
+
 /// Why the configuration could not be used. Each names the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -270,6 +294,9 @@ impl Config {
                 "sessions.meeting_url_template",
                 "must contain {token}, so that every meeting link is unguessable",
             );
+        }
+        if self.realtime.outbox_limit == 0 {
+            return invalid("realtime.outbox_limit", "must be at least 1");
         }
         if self.queue.writes_per_minute == 0 {
             return invalid("queue.writes_per_minute", "must be at least 1");

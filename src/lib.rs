@@ -5,11 +5,13 @@
 //! - [`domain`]: the rules as plain Rust — tickets, feedback, users, events. No I/O.
 //! - [`store`]: sled trees, versioned bincode records, group commit. The only module
 //!   that knows sled.
-//! - [`actors`]: `UserActor`, `QueueActor`: each owns its state in memory and is the
-//!   only writer of its trees.
+//! - [`actors`]: `UserActor`, `QueueActor`, `SessionActor`, `IdempotencyActor`: each
+//!   owns its state in memory and is the only writer of its trees.
 //! - [`auth`]: passwords (argon2), tokens (JWT + rotating refresh tokens), the LCS
 //!   identity service client.
 //! - [`http`]: the REST facade: extractors, handlers, error mapping, OpenAPI.
+//! - [`ws`]: real time: the Hub (a projection of durable events that pushes to
+//!   clients) and one actor per WebSocket connection.
 //! - [`config`]: `config.toml` plus `MENTORQ__*` environment overrides.
 //! - [`clock`]: time as a dependency.
 //! - [`startup`]: builds the whole application; used by `main` and by the tests.
@@ -22,5 +24,6 @@ pub mod domain;
 pub mod http;
 pub mod startup;
 pub mod store;
+pub mod ws;
 
 pub use startup::Application;

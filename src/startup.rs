@@ -11,6 +11,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, Provider};
 use crate::http::{self, AppState};
 use crate::store::Store;
+use crate::ws::hub::{Hub, Publish};
 use actix::{Actor, Arbiter};
 use actix_web::dev::Server;
 use actix_web::middleware::{ErrorHandlers, NormalizePath, TrailingSlash};
@@ -40,30 +41,39 @@ impl Application {
             .context("cannot read or create the JWT secret")?;
         let keys = Arc::new(TokenKeys::new(&secret, config.auth.access_ttl_seconds));
 
-        let users_actor = UserActor::load(
-            store.clone(),
-            clock.clone(),
-            &config.auth.bootstrap_directors,
-            config.auth.refresh_ttl_days,
-        )?;
-        let users_arbiter = Arbiter::new();
-        let users = UserActor::start_in_arbiter(&users_arbiter.handle(), move |_| users_actor);
+        store.retain_events(config.realtime.retain_events)?;
 
+        // Each actor runs on its own thread (arbiter); the HTTP workers reach them by
+        // address. Order matters only for who needs whose address.
+        let arbiters = [Arbiter::new(), Arbiter::new(), Arbiter::new(), Arbiter::new()];
         let queue_actor = QueueActor::load(store.clone(), clock.clone(), config.queue.max_active_tickets)?;
-        let queue_arbiter = Arbiter::new();
-        let queue = QueueActor::start_in_arbiter(&queue_arbiter.handle(), move |_| queue_actor);
-
+        let queue = QueueActor::start_in_arbiter(&arbiters[0].handle(), move |_| queue_actor);
         let session_actor = SessionActor::load(
             store.clone(),
             clock.clone(),
             config.sessions.meeting_url_template.clone(),
         )?;
-        let sessions_arbiter = Arbiter::new();
-        let sessions = SessionActor::start_in_arbiter(&sessions_arbiter.handle(), move |_| session_actor);
-
+        let sessions = SessionActor::start_in_arbiter(&arbiters[1].handle(), move |_| session_actor);
+        let hub_actor = Hub::load(
+            store.clone(),
+            clock.clone(),
+            queue.clone(),
+            config.realtime.outbox_limit,
+        )?;
+        let hub = Hub::start_in_arbiter(&arbiters[2].handle(), move |_| hub_actor);
+        let sink = hub.clone();
+        store.set_event_sink(Box::new(move |events| sink.do_send(Publish(events.to_vec()))));
+        let users_actor = UserActor::load(
+            store.clone(),
+            clock.clone(),
+            &config.auth.bootstrap_directors,
+            config.auth.refresh_ttl_days,
+        )?
+        .with_hub(hub.clone().recipient());
+        let users = UserActor::start_in_arbiter(&arbiters[3].handle(), move |_| users_actor);
         let idempotency_actor = IdempotencyActor::load(store.clone(), clock.clone())?;
         let idempotency =
-            IdempotencyActor::start_in_arbiter(&users_arbiter.handle(), move |_| idempotency_actor);
+            IdempotencyActor::start_in_arbiter(&arbiters[3].handle(), move |_| idempotency_actor);
 
         let lcs = (config.auth.provider == Provider::Lcs).then(|| Arc::new(LcsClient::new(&config.auth.lcs)));
         let listener = TcpListener::bind((config.http.host.as_str(), config.http.port))
@@ -74,6 +84,7 @@ impl Application {
             users,
             queue,
             sessions,
+            hub,
             idempotency,
             rate_limiter: http::limits::RateLimiter::new(config.queue.writes_per_minute),
             keys,
@@ -84,6 +95,7 @@ impl Application {
         });
         let body_limit = config.http.body_limit_bytes;
         let cors_origins = config.http.cors_origins.clone();
+        let send_buffer = config.http.socket_send_buffer_bytes;
         let mut server = HttpServer::new(move || {
             let cors = cors_origins.iter().fold(
                 actix_cors::Cors::default()
@@ -103,6 +115,15 @@ impl Application {
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap(actix_web::middleware::Logger::default())
         })
+        .on_connect(move |connection, _| {
+            if send_buffer > 0 {
+                if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                    if let Err(error) = socket2::SockRef::from(tcp).set_send_buffer_size(send_buffer) {
+                        tracing::warn!(%error, "could not set the socket send buffer");
+                    }
+                }
+            }
+        })
         .listen(listener)?
         // Signals are the caller's business (see `main`): it installs its handlers
         // before announcing the address, so no signal can arrive unhandled.
@@ -115,7 +136,7 @@ impl Application {
             port,
             server: server.run(),
             store,
-            arbiters: vec![users_arbiter, queue_arbiter, sessions_arbiter],
+            arbiters: arbiters.into(),
         })
     }
 

@@ -413,3 +413,63 @@ async fn the_queue_and_the_event_sequence_survive_a_restart() {
     );
     assert_eq!(store.next_seq(), 9);
 }
+
+#[tokio::test]
+async fn resume_with_since_works_across_a_restart() {
+    use futures_util::StreamExt;
+    use reqwest::Method;
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let server = Server::start(dir.path());
+    let base = server.base.clone();
+    register(&client, &base, "ops@example.org").await;
+    let ops = login(&client, &base, "ops@example.org").await.1;
+    let access = ops["access"].as_str().unwrap().to_string();
+    let refresh = ops["refresh"].as_str().unwrap().to_string();
+    for text in ["one", "two"] {
+        call(
+            &client,
+            Method::POST,
+            format!("{base}/api/announcements/"),
+            &access,
+            json!({ "text": text }),
+        )
+        .await;
+    }
+    server.signal("TERM");
+    server.wait(Duration::from_secs(5));
+
+    let server = Server::start(dir.path());
+    let base = server.base.clone();
+    // A new access token from the kept refresh token, then resume from after "one".
+    let (_, pair) = post(
+        &client,
+        format!("{base}/api/auth/refresh/"),
+        json!({ "refresh": refresh }),
+    )
+    .await;
+    let token = pair["access"].as_str().unwrap();
+    let url = format!(
+        "{}/ws?access_token={token}&since=1",
+        base.replace("http://", "ws://")
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut texts = Vec::new();
+    while texts.len() < 2 {
+        let message = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            texts.push(serde_json::from_str::<Value>(text.as_str()).unwrap());
+        }
+    }
+    assert_eq!(texts[0]["type"], "resume");
+    assert_eq!(
+        (texts[0]["from"].clone(), texts[0]["to"].clone()),
+        (json!(2), json!(2))
+    );
+    assert_eq!(texts[1]["seq"], 2);
+    assert_eq!(texts[1]["data"]["text"], "two");
+}

@@ -8,17 +8,15 @@
 
 use super::{after_barrier, commit_then, next_id, Reply};
 use crate::clock::SharedClock;
+use crate::domain::board::{Board, TicketView};
 use crate::domain::event::EventBody;
 use crate::domain::feedback::{give_feedback, Feedback, FeedbackError, NewFeedback};
-use crate::domain::queue::{
-    estimate_wait, leaderboard, service_seconds, stats, Announcement, LeaderboardRow, QueueSettings, Stats,
-};
+use crate::domain::queue::{leaderboard, stats, Announcement, LeaderboardRow, QueueSettings, Stats};
 use crate::domain::ticket::{apply_change, NewTicket, Person, Status, Ticket, TicketChange, TicketError};
-use crate::domain::user::Role;
-use crate::domain::{TicketId, Timestamp, UserId};
+use crate::domain::{TicketId, Timestamp};
 use crate::store::{Batch, Store, StoreError};
 use actix::prelude::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -38,18 +36,6 @@ pub enum QueueError {
     Storage(#[from] StoreError),
 }
 
-/// How long a mentor counts as online after their last action, until live connections
-/// say who is online.
-pub const PRESENCE_WINDOW_MINUTES: i64 = 15;
-
-/// A ticket as a viewer sees it: with its place in the queue and its wait while OPEN.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TicketView {
-    pub ticket: Ticket,
-    pub position: Option<usize>,
-    pub estimated_wait_seconds: Option<f64>,
-}
-
 /// The queue as a whole (`GET /api/queue/`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueueSummary {
@@ -60,26 +46,36 @@ pub struct QueueSummary {
     pub estimated_wait_seconds: Option<f64>,
 }
 
+impl QueueSummary {
+    pub fn of(board: &Board, settings: &QueueSettings, mentors_online: usize) -> QueueSummary {
+        QueueSummary {
+            settings: settings.clone(),
+            open_count: board.open_count(),
+            claimed_count: board.claimed_count(),
+            mentors_online,
+            estimated_wait_seconds: board.wait_at(board.open_count() + 1, mentors_online),
+        }
+    }
+}
+
 pub struct QueueActor {
     store: Store,
     clock: SharedClock,
     max_active: u32,
-    tickets: BTreeMap<TicketId, Ticket>,
-    /// OPEN tickets in queue order.
-    open: BTreeSet<TicketId>,
-    claimed_count: usize,
+    board: Board,
     feedback: BTreeMap<TicketId, Feedback>,
     settings: QueueSettings,
     announcements: Vec<Announcement>,
     next_ticket: u64,
     next_announcement: u64,
-    /// Mentors' last actions, for "mentors online".
-    mentor_seen: HashMap<UserId, Timestamp>,
+    /// Mentors with a live connection, as counted by the real-time Hub.
+    mentors_online: usize,
 }
 
 const NEXT_TICKET: &str = "next_id.tickets";
 const NEXT_ANNOUNCEMENT: &str = "next_id.announcements";
-const SETTINGS: &str = "queue.settings";
+/// Where the queue's settings are kept in the meta tree.
+pub const SETTINGS: &str = "queue.settings";
 /// How many announcements `GET /api/announcements/` returns.
 pub const ANNOUNCEMENTS_SHOWN: usize = 50;
 
@@ -91,109 +87,72 @@ impl QueueActor {
         let next_ticket = next_id(&store, NEXT_TICKET, tickets.last().map(|t| t.id.0))?;
         let next_announcement = next_id(&store, NEXT_ANNOUNCEMENT, announcements.last().map(|a| a.id))?;
         let settings = store.meta(SETTINGS)?.unwrap_or_default();
-        let open = tickets
-            .iter()
-            .filter(|t| t.status == Status::Open)
-            .map(|t| t.id)
-            .collect();
-        let claimed_count = tickets.iter().filter(|t| t.status == Status::Claimed).count();
         Ok(QueueActor {
             store,
             clock,
             max_active,
-            tickets: tickets.into_iter().map(|t| (t.id, t)).collect(),
-            open,
-            claimed_count,
+            board: Board::new(tickets),
             feedback: feedback.into_iter().map(|f| (f.ticket, f)).collect(),
             settings,
             announcements,
             next_ticket,
             next_announcement,
-            mentor_seen: HashMap::new(),
+            mentors_online: 0,
         })
     }
 
-    /// Notes that a mentor acted now (the presence approximation).
-    fn saw(&mut self, by: &Person) {
-        if by.roles.has(Role::Mentor) {
-            self.mentor_seen.insert(by.id, self.clock.now());
-        }
-    }
-
-    fn mentors_online(&self) -> usize {
-        let since = self.clock.now() - chrono::Duration::minutes(PRESENCE_WINDOW_MINUTES);
-        self.mentor_seen.values().filter(|t| **t > since).count()
-    }
-
-    /// The mean service time over the most recently closed tickets.
-    fn service_seconds(&self) -> f64 {
-        let mut closed: Vec<&Ticket> = self
-            .tickets
-            .values()
-            .rev()
-            .filter(|t| t.service_seconds().is_some())
-            .take(crate::domain::queue::SERVICE_SAMPLE * 4)
-            .collect();
-        closed.sort_by_key(|t| std::cmp::Reverse(t.closed));
-        service_seconds(closed.into_iter())
-    }
-
-    fn wait_at(&self, position: usize) -> Option<f64> {
-        estimate_wait(
-            position,
-            self.claimed_count,
-            self.mentors_online(),
-            self.service_seconds(),
-        )
-    }
-
     fn view(&self, ticket: &Ticket) -> TicketView {
-        let position = (ticket.status == Status::Open).then(|| self.open.range(..ticket.id).count() + 1);
-        TicketView {
-            ticket: ticket.clone(),
-            position,
-            estimated_wait_seconds: position.and_then(|p| self.wait_at(p)),
-        }
+        self.board.view(ticket, self.mentors_online)
     }
 
     fn summary(&self) -> QueueSummary {
-        QueueSummary {
-            settings: self.settings.clone(),
-            open_count: self.open.len(),
-            claimed_count: self.claimed_count,
-            mentors_online: self.mentors_online(),
-            estimated_wait_seconds: self.wait_at(self.open.len() + 1),
-        }
+        QueueSummary::of(&self.board, &self.settings, self.mentors_online)
     }
 
     fn visible(&self, id: TicketId, by: &Person) -> Result<&Ticket, QueueError> {
-        self.tickets
-            .get(&id)
+        self.board
+            .get(id)
             .filter(|t| t.visible_to(by.id, by.roles))
             .ok_or(QueueError::NotFound)
     }
 
-    /// Replaces a ticket in memory, keeping the derived sets right.
-    fn put_ticket(&mut self, ticket: Ticket) {
-        if let Some(old) = self.tickets.get(&ticket.id) {
-            if old.status == Status::Claimed {
-                self.claimed_count -= 1;
-            }
-        }
-        if ticket.status == Status::Claimed {
-            self.claimed_count += 1;
-        }
-        if ticket.status == Status::Open {
-            self.open.insert(ticket.id);
+    /// Commits a changed ticket with its event, the ticket's view computed as it will
+    /// be once the change applies.
+    fn commit_ticket(
+        &mut self,
+        ticket: Ticket,
+        created: bool,
+        mut batch: Batch,
+        now: Timestamp,
+    ) -> Reply<TicketView, QueueError> {
+        let view = self.board.view_if_put(&ticket, self.mentors_online);
+        let body = if created {
+            EventBody::TicketCreated(view.clone())
         } else {
-            self.open.remove(&ticket.id);
-        }
-        self.tickets.insert(ticket.id, ticket);
+            EventBody::TicketUpdated(view.clone())
+        };
+        batch.put(&ticket).event(body);
+        commit_then(self.store.clone(), batch, now, |_| {
+            self.board.put(ticket);
+            view
+        })
     }
 }
 
 impl Actor for QueueActor {
     type Context = Context<Self>;
+}
+
+/// How many mentors are online now (sent by the real-time Hub when it changes).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetMentorsOnline(pub usize);
+
+impl Handler<SetMentorsOnline> for QueueActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetMentorsOnline, _: &mut Context<Self>) {
+        self.mentors_online = msg.0;
+    }
 }
 
 /// Answers at once; for readiness checks.
@@ -217,7 +176,6 @@ impl Handler<OpenTicket> for QueueActor {
     type Result = Reply<TicketView, QueueError>;
 
     fn handle(&mut self, msg: OpenTicket, _: &mut Context<Self>) -> Self::Result {
-        self.saw(&msg.by);
         if !self.settings.open {
             let message = &self.settings.message;
             let detail = if message.is_empty() {
@@ -228,9 +186,9 @@ impl Handler<OpenTicket> for QueueActor {
             return after_barrier(&self.store, Err(QueueError::QueueClosed(detail)));
         }
         let active = self
-            .tickets
-            .values()
-            .filter(|t| t.owner == msg.by.id && t.status.is_active())
+            .board
+            .owned_by(msg.by.id)
+            .filter(|t| t.status.is_active())
             .count();
         if active >= self.max_active as usize {
             return after_barrier(&self.store, Err(QueueError::TooManyActive(self.max_active)));
@@ -238,15 +196,10 @@ impl Handler<OpenTicket> for QueueActor {
         let now = self.clock.now();
         let ticket = msg.new.into_ticket(TicketId(self.next_ticket), &msg.by, now);
         let mut batch = Batch::new();
-        batch
-            .put(&ticket)
-            .meta(NEXT_TICKET, &(ticket.id.0 + 1))
-            .event(EventBody::TicketCreated(ticket.clone()));
-        commit_then(self.store.clone(), batch, now, |_| {
-            self.next_ticket += 1;
-            self.put_ticket(ticket.clone());
-            self.view(&ticket)
-        })
+        batch.meta(NEXT_TICKET, &(ticket.id.0 + 1));
+        // Taken even if the commit fails: ids may skip, never repeat.
+        self.next_ticket += 1;
+        self.commit_ticket(ticket, true, batch, now)
     }
 }
 
@@ -265,27 +218,31 @@ impl Handler<ListTickets> for QueueActor {
     type Result = MessageResult<ListTickets>;
 
     fn handle(&mut self, msg: ListTickets, _: &mut Context<Self>) -> Self::Result {
-        self.saw(&msg.by);
         let staff = msg.by.roles.is_staff();
-        let (service, mentors) = (self.service_seconds(), self.mentors_online());
-        let mut position = 0;
-        let mut views = Vec::new();
-        for t in self.tickets.values() {
-            if t.status == Status::Open {
-                position += 1;
-            }
-            let wanted = (staff && !msg.mine) || t.owner == msg.by.id;
-            let status_ok = msg.statuses.as_ref().is_none_or(|s| s.contains(&t.status));
-            if wanted && status_ok {
-                let position = (t.status == Status::Open).then_some(position);
-                views.push(TicketView {
+        let wanted = |t: &&Ticket| {
+            ((staff && !msg.mine) || t.owner == msg.by.id)
+                && msg.statuses.as_ref().is_none_or(|s| s.contains(&t.status))
+        };
+        // Positions are computed once for all OPEN tickets, not once per ticket.
+        let positions: HashMap<TicketId, (usize, Option<f64>)> = self
+            .board
+            .open_positions(self.mentors_online)
+            .into_iter()
+            .map(|(id, _, position, wait)| (id, (position, wait)))
+            .collect();
+        let views = self
+            .board
+            .tickets()
+            .filter(wanted)
+            .map(|t| {
+                let (position, wait) = positions.get(&t.id).copied().unzip();
+                TicketView {
                     ticket: t.clone(),
                     position,
-                    estimated_wait_seconds: position
-                        .and_then(|p| estimate_wait(p, self.claimed_count, mentors, service)),
-                });
-            }
-        }
+                    estimated_wait_seconds: wait.flatten(),
+                }
+            })
+            .collect();
         MessageResult(views)
     }
 }
@@ -301,7 +258,6 @@ impl Handler<GetTicket> for QueueActor {
     type Result = Result<TicketView, QueueError>;
 
     fn handle(&mut self, msg: GetTicket, _: &mut Context<Self>) -> Self::Result {
-        self.saw(&msg.by);
         let ticket = self.visible(msg.id, &msg.by)?;
         Ok(self.view(ticket))
     }
@@ -319,7 +275,6 @@ impl Handler<ChangeTicket> for QueueActor {
     type Result = Reply<TicketView, QueueError>;
 
     fn handle(&mut self, msg: ChangeTicket, _: &mut Context<Self>) -> Self::Result {
-        self.saw(&msg.by);
         let now = self.clock.now();
         let applied = self
             .visible(msg.id, &msg.by)
@@ -332,27 +287,18 @@ impl Handler<ChangeTicket> for QueueActor {
             let view = self.view(&applied.ticket);
             return after_barrier(&self.store, Ok(view));
         }
-        let ticket = applied.ticket;
-        let mut batch = Batch::new();
-        batch.put(&ticket).event(EventBody::TicketUpdated(ticket.clone()));
-        commit_then(self.store.clone(), batch, now, |_| {
-            self.put_ticket(ticket.clone());
-            self.view(&ticket)
-        })
+        self.commit_ticket(applied.ticket, false, Batch::new(), now)
     }
 }
 
 #[derive(Message)]
 #[rtype(result = "QueueSummary")]
-pub struct GetQueue {
-    pub by: Person,
-}
+pub struct GetQueue;
 
 impl Handler<GetQueue> for QueueActor {
     type Result = MessageResult<GetQueue>;
 
-    fn handle(&mut self, msg: GetQueue, _: &mut Context<Self>) -> Self::Result {
-        self.saw(&msg.by);
+    fn handle(&mut self, _: GetQueue, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.summary())
     }
 }
@@ -464,7 +410,7 @@ impl Handler<GiveFeedback> for QueueActor {
 
     fn handle(&mut self, msg: GiveFeedback, _: &mut Context<Self>) -> Self::Result {
         let now = self.clock.now();
-        let Some(ticket) = self.tickets.get(&msg.new.ticket) else {
+        let Some(ticket) = self.board.get(msg.new.ticket) else {
             return after_barrier(&self.store, Err(QueueError::NotFound));
         };
         let feedback = match give_feedback(ticket, msg.by.id, msg.new, now) {
@@ -474,14 +420,15 @@ impl Handler<GiveFeedback> for QueueActor {
         };
         let mut ticket = ticket.clone();
         ticket.has_feedback = true;
+        let view = self.board.view_if_put(&ticket, self.mentors_online);
         let mut batch = Batch::new();
         batch
             .put(&feedback)
             .put(&ticket)
             .event(EventBody::FeedbackCreated(feedback.clone()))
-            .event(EventBody::TicketUpdated(ticket.clone()));
+            .event(EventBody::TicketUpdated(view));
         commit_then(self.store.clone(), batch, now, |_| {
-            self.put_ticket(ticket);
+            self.board.put(ticket);
             self.feedback.insert(feedback.ticket, feedback.clone());
             feedback
         })
@@ -558,6 +505,6 @@ impl Handler<GetStats> for QueueActor {
                 "Only organizers and directors may see statistics.",
             ));
         }
-        Ok(stats(self.tickets.values(), self.feedback.values()))
+        Ok(stats(self.board.tickets(), self.feedback.values()))
     }
 }

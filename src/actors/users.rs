@@ -39,6 +39,8 @@ pub struct UserActor {
     /// Emails that hold the director role whatever the store says.
     bootstrap_directors: Vec<String>,
     refresh_ttl: chrono::Duration,
+    /// Told when a device session is revoked or roles change, to close connections.
+    hub: Option<Recipient<Revoked>>,
 }
 
 const NEXT_USER: &str = "next_id.users";
@@ -69,9 +71,32 @@ impl UserActor {
             refresh_ttl: chrono::Duration::days(refresh_ttl_days as i64),
             store,
             clock,
+            hub: None,
         };
         actor.grant_bootstrap_directors()?;
         Ok(actor)
+    }
+
+    /// Where to send `Kick`s (the real-time Hub).
+    pub fn with_hub(mut self, hub: Recipient<Revoked>) -> Self {
+        self.hub = Some(hub);
+        self
+    }
+
+    /// Answers `reply` and then closes the affected connections.
+    fn kick_after<T: Send + 'static>(
+        &self,
+        reply: Reply<T, UserError>,
+        kick: Revoked,
+    ) -> Reply<T, UserError> {
+        let hub = self.hub.clone();
+        Box::pin(async move {
+            let value = reply.await;
+            if let Some(hub) = hub {
+                hub.do_send(kick);
+            }
+            value
+        })
     }
 
     fn grant_bootstrap_directors(&mut self) -> Result<(), StoreError> {
@@ -130,6 +155,16 @@ impl UserActor {
 
 impl Actor for UserActor {
     type Context = Context<Self>;
+}
+
+/// Told to whoever holds live connections (the real-time Hub) when a device session
+/// is revoked (`device`) or a user's roles change (`device: None`): those connections
+/// must close, and reconnect with what the user may now see.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Revoked {
+    pub user: UserId,
+    pub device: Option<DeviceSessionId>,
 }
 
 /// Creates a local account. The password is hashed before it reaches the actor.
@@ -220,10 +255,15 @@ impl Handler<SyncExternalUser> for UserActor {
         user.roles = roles;
         let mut batch = Batch::new();
         batch.put(&user);
-        commit_then(self.store.clone(), batch, self.clock.now(), |_| {
+        let kick = Revoked {
+            user: user.id,
+            device: None,
+        };
+        let reply = commit_then(self.store.clone(), batch, self.clock.now(), |_| {
             self.users.insert(user.id, user.clone());
             user
-        })
+        });
+        self.kick_after(reply, kick)
     }
 }
 
@@ -287,10 +327,17 @@ impl Handler<Refresh> for UserActor {
         let mut batch = Batch::new();
         batch.put(&next);
         let store = self.store.clone();
-        let commit = commit_then::<_, UserError>(store, batch, now, |_| {
+        let kick = Revoked {
+            user: user.id,
+            device: Some(next.id),
+        };
+        let mut commit = commit_then::<_, UserError>(store, batch, now, |_| {
             self.sessions.insert(next.id, next.clone());
             (user, next)
         });
+        if verdict == RefreshVerdict::Reuse {
+            commit = self.kick_after(commit, kick);
+        }
         Box::pin(async move {
             let (user, session) = commit.await?;
             match verdict {
@@ -345,9 +392,14 @@ impl Handler<RevokeSession> for UserActor {
         revoked.revoked = true;
         let mut batch = Batch::new();
         batch.put(&revoked);
-        commit_then(self.store.clone(), batch, self.clock.now(), |_| {
+        let kick = Revoked {
+            user: msg.user,
+            device: Some(revoked.id),
+        };
+        let reply = commit_then(self.store.clone(), batch, self.clock.now(), |_| {
             self.sessions.insert(revoked.id, revoked);
-        })
+        });
+        self.kick_after(reply, kick)
     }
 }
 
@@ -419,10 +471,15 @@ impl Handler<SetRoles> for UserActor {
         user.roles = msg.roles;
         let mut batch = Batch::new();
         batch.put(&user);
-        commit_then(self.store.clone(), batch, self.clock.now(), |_| {
+        let kick = Revoked {
+            user: user.id,
+            device: None,
+        };
+        let reply = commit_then(self.store.clone(), batch, self.clock.now(), |_| {
             self.users.insert(user.id, user.clone());
             user
-        })
+        });
+        self.kick_after(reply, kick)
     }
 }
 

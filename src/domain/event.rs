@@ -4,10 +4,10 @@
 //! to ask for it. Who may see an event is decided by [`Event::audience`], the same
 //! rule REST applies.
 
+use super::board::TicketView;
 use super::feedback::Feedback;
 use super::queue::{Announcement, QueueSettings};
 use super::schedule::{Chunk, Session};
-use super::ticket::Ticket;
 use super::ChunkId;
 use super::{Timestamp, UserId};
 use serde::{Deserialize, Serialize};
@@ -21,8 +21,9 @@ pub struct Event {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum EventBody {
-    TicketCreated(Ticket),
-    TicketUpdated(Ticket),
+    /// The ticket with its position and wait as of the change.
+    TicketCreated(TicketView),
+    TicketUpdated(TicketView),
     QueueUpdated(QueueSettings),
     AnnouncementPosted(Announcement),
     FeedbackCreated(Feedback),
@@ -69,7 +70,9 @@ impl EventBody {
 
     pub fn audience(&self) -> Audience {
         match self {
-            EventBody::TicketCreated(t) | EventBody::TicketUpdated(t) => Audience::StaffAnd(vec![t.owner]),
+            EventBody::TicketCreated(t) | EventBody::TicketUpdated(t) => {
+                Audience::StaffAnd(vec![t.ticket.owner])
+            }
             EventBody::QueueUpdated(_) | EventBody::AnnouncementPosted(_) => Audience::Everyone,
             EventBody::FeedbackCreated(f) => Audience::ManagersAnd(vec![f.mentor]),
             // Mentees browse availability, so everyone sees it.

@@ -4,6 +4,7 @@
 //! HTTP, no sled and no clock here; functions that depend on time take `now` as an
 //! argument. That is what lets the rules be tested exhaustively and quickly.
 
+pub mod board;
 pub mod event;
 pub mod feedback;
 pub mod idempotency;

@@ -43,14 +43,10 @@ pub const SERVICE_SAMPLE: usize = 20;
 /// The service time assumed before any ticket has been closed by a mentor.
 pub const DEFAULT_SERVICE_SECONDS: f64 = 600.0;
 
-/// The mean claim→close time of the most recent `SERVICE_SAMPLE` tickets closed by a
-/// mentor, or [`DEFAULT_SERVICE_SECONDS`] without any.
-pub fn service_seconds<'a>(recently_closed: impl Iterator<Item = &'a Ticket>) -> f64 {
-    let samples: Vec<f64> = recently_closed
-        .filter_map(Ticket::service_seconds)
-        .take(SERVICE_SAMPLE)
-        .collect();
-    mean(&samples).unwrap_or(DEFAULT_SERVICE_SECONDS)
+/// The mean of measured claim→close times (see `Board`, which keeps the most recent
+/// `SERVICE_SAMPLE`), or [`DEFAULT_SERVICE_SECONDS`] without any.
+pub fn mean_or_default(service_samples: &[f64]) -> f64 {
+    mean(service_samples).unwrap_or(DEFAULT_SERVICE_SECONDS)
 }
 
 /// The wait of the OPEN ticket at `position` (1-based): the tickets that must be
@@ -327,8 +323,9 @@ mod tests {
     fn service_time_is_measured_on_recent_closed_tickets() {
         let mut fast = ticket(1, Some((0, 1)), Some(100));
         fast.claimed = Some(t0() + Duration::seconds(40));
-        assert_eq!(service_seconds([fast].iter()), 60.0);
-        assert_eq!(service_seconds([].iter()), DEFAULT_SERVICE_SECONDS);
+        assert_eq!(fast.service_seconds(), Some(60.0));
+        assert_eq!(mean_or_default(&[60.0, 120.0]), 90.0);
+        assert_eq!(mean_or_default(&[]), DEFAULT_SERVICE_SECONDS);
     }
 
     #[test]

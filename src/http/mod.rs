@@ -43,6 +43,7 @@ pub struct AppState {
     pub users: Addr<UserActor>,
     pub queue: Addr<QueueActor>,
     pub sessions: Addr<SessionActor>,
+    pub hub: Addr<crate::ws::hub::Hub>,
     pub idempotency: Addr<IdempotencyActor>,
     pub rate_limiter: limits::RateLimiter,
     pub keys: Arc<TokenKeys>,
@@ -177,6 +178,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/openapi.json")
             .route(web::get().to(ops::openapi))
+            .default_service(web::to(method_not_allowed)),
+    );
+    cfg.service(
+        web::resource("/ws")
+            .route(web::get().to(crate::ws::connect))
             .default_service(web::to(method_not_allowed)),
     );
     cfg.service(

@@ -75,7 +75,8 @@ impl DeviceSessionView {
     }
 }
 
-use crate::actors::queue::{QueueSummary, TicketView};
+use crate::actors::queue::QueueSummary;
+use crate::domain::board::TicketView;
 use crate::domain::feedback::Feedback;
 use crate::domain::queue::Announcement;
 

@@ -181,6 +181,8 @@ struct Inner {
     next_seq: Mutex<u64>,
     committer: Committer,
     sink: Arc<Mutex<Option<EventSink>>>,
+    /// How many of the newest events the `events` tree keeps.
+    retain_events: std::sync::atomic::AtomicU64,
     path: PathBuf,
     /// Our own advisory lock on the data folder, so a second process (a CLI command
     /// next to a running server) is told plainly instead of getting sled's error.
@@ -218,6 +220,7 @@ impl Store {
                 next_seq: Mutex::new(next_seq),
                 committer,
                 sink,
+                retain_events: std::sync::atomic::AtomicU64::new(u64::MAX),
                 path: path.to_path_buf(),
                 _lock: lock,
             }),
@@ -255,12 +258,20 @@ impl Store {
             .collect();
         let mut writes = batch.writes;
         if !events.is_empty() {
+            let retain = self
+                .inner
+                .retain_events
+                .load(std::sync::atomic::Ordering::Relaxed);
             for event in &events {
                 writes.push((
                     TreeName::Events,
                     event.seq.to_be_bytes().to_vec(),
                     Some(codec::encode_value(event.as_ref())),
                 ));
+                // Keep exactly the newest `retain`: each new event retires one.
+                if let Some(old) = event.seq.checked_sub(retain).filter(|s| *s > 0) {
+                    writes.push((TreeName::Events, old.to_be_bytes().to_vec(), None));
+                }
             }
             let after = *next_seq + events.len() as u64;
             writes.push((
@@ -347,6 +358,30 @@ impl Store {
             .map(|v| codec::decode_value::<Event>(&v?, "events"))
     }
 
+    /// Keeps only the newest `keep` events from now on, and trims the log to that now.
+    pub fn retain_events(&self, keep: u64) -> Result<(), StoreError> {
+        self.inner
+            .retain_events
+            .store(keep, std::sync::atomic::Ordering::Relaxed);
+        let newest = self.next_seq().saturating_sub(1);
+        let first_kept = newest.saturating_sub(keep) + 1;
+        let events = self.tree(TreeName::Events);
+        let mut batch = sled::Batch::default();
+        for key in events.range(..first_kept.to_be_bytes()).keys() {
+            batch.remove(key?);
+        }
+        events.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// The `seq` of the oldest retained event, if any.
+    pub fn first_retained_seq(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .tree(TreeName::Events)
+            .first()?
+            .map(|(k, _)| u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8]))))
+    }
+
     /// Flushes everything to disk; used at shutdown.
     pub async fn close(&self) -> Result<(), StoreError> {
         self.barrier().await?;
@@ -379,7 +414,9 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let now = chrono::Utc::now();
         let mut batch = Batch::new();
-        batch.meta("x", &1u64).event(EventBody::QueueUpdated(Default::default()));
+        batch
+            .meta("x", &1u64)
+            .event(EventBody::QueueUpdated(Default::default()));
         batch.event(EventBody::QueueUpdated(Default::default()));
         let commit = store.commit(batch, now).unwrap();
         let seqs: Vec<u64> = commit.events.iter().map(|e| e.seq).collect();
@@ -389,5 +426,25 @@ mod tests {
         assert_eq!(store.next_seq(), 3);
         assert_eq!(store.meta::<u64>("x").unwrap(), Some(1));
         assert_eq!(store.events_from(2).count(), 1);
+    }
+
+    #[test]
+    fn the_event_log_keeps_exactly_the_newest_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = chrono::Utc::now();
+        let publish = |n: usize| {
+            let mut batch = Batch::new();
+            for _ in 0..n {
+                batch.event(EventBody::QueueUpdated(Default::default()));
+            }
+            let _ = store.commit(batch, now).unwrap();
+        };
+        publish(5);
+        store.retain_events(3).unwrap();
+        assert_eq!(store.first_retained_seq().unwrap(), Some(3));
+        publish(2);
+        let kept: Vec<u64> = store.events_from(0).map(|e| e.unwrap().seq).collect();
+        assert_eq!(kept, vec![5, 6, 7]);
     }
 }

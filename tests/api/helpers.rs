@@ -205,3 +205,128 @@ impl TestApp {
         self.with_roles(name, &["organizer"]).await
     }
 }
+
+/// A WebSocket client speaking the real-time protocol.
+pub struct Ws {
+    stream: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+}
+
+/// How long a test waits for a message that should come.
+const WS_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl TestApp {
+    pub fn ws_url(&self, token: &str, since: Option<u64>) -> String {
+        let base = self.address.replace("http://", "ws://");
+        match since {
+            Some(n) => format!("{base}/ws?access_token={token}&since={n}"),
+            None => format!("{base}/ws?access_token={token}"),
+        }
+    }
+
+    pub async fn ws(&self, who: &Login, since: Option<u64>) -> Ws {
+        self.ws_with_buffer(who, since, None).await
+    }
+
+    /// Connects with a small receive buffer, so that not reading backs up quickly.
+    pub async fn ws_with_buffer(&self, who: &Login, since: Option<u64>, recv_buffer: Option<u32>) -> Ws {
+        let addr: std::net::SocketAddr = self.address.trim_start_matches("http://").parse().unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size).unwrap();
+        }
+        let tcp = socket.connect(addr).await.unwrap();
+        let (stream, _) = tokio_tungstenite::client_async(self.ws_url(&who.access, since), tcp)
+            .await
+            .expect("websocket upgrade");
+        Ws { stream }
+    }
+}
+
+impl Ws {
+    /// The next JSON message (pings are answered by the library).
+    pub async fn next(&mut self) -> Value {
+        use futures_util::StreamExt;
+        loop {
+            let message = tokio::time::timeout(WS_WAIT, self.stream.next())
+                .await
+                .expect("a message in time")
+                .expect("the connection is open")
+                .expect("a valid frame");
+            match message {
+                tokio_tungstenite::tungstenite::Message::Text(text) => {
+                    return serde_json::from_str(text.as_str()).unwrap();
+                }
+                tokio_tungstenite::tungstenite::Message::Close(frame) => {
+                    panic!("closed while waiting for a message: {frame:?}")
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next message of `kind` (`snapshot`, `event`, …), skipping others.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let message = self.next().await;
+            if message["type"] == kind {
+                return message;
+            }
+        }
+    }
+
+    /// The next event of `kind` (`ticket.created`, …), skipping everything else.
+    pub async fn next_event(&mut self, kind: &str) -> Value {
+        loop {
+            let message = self.next_of("event").await;
+            if message["kind"] == kind {
+                return message;
+            }
+        }
+    }
+
+    /// Every message until nothing arrives for `quiet`.
+    pub async fn drain(&mut self, quiet: std::time::Duration) -> Vec<Value> {
+        use futures_util::StreamExt;
+        let mut seen = Vec::new();
+        while let Ok(Some(Ok(message))) = tokio::time::timeout(quiet, self.stream.next()).await {
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+                seen.push(serde_json::from_str(text.as_str()).unwrap());
+            }
+        }
+        seen
+    }
+
+    /// Reads until the server closes; returns the close code and what came before it.
+    pub async fn until_closed(&mut self) -> (u16, Vec<Value>) {
+        use futures_util::StreamExt;
+        let mut seen = Vec::new();
+        loop {
+            let next = tokio::time::timeout(WS_WAIT, self.stream.next())
+                .await
+                .expect("closed in time");
+            match next {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) => {
+                    seen.push(serde_json::from_str(text.as_str()).unwrap())
+                }
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => {
+                    return (frame.map(|f| u16::from(f.code)).unwrap_or(1005), seen)
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => panic!("connection failed instead of closing: {e}"),
+                None => panic!("connection ended without a close frame"),
+            }
+        }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::text(text))
+            .await
+            .unwrap();
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}

@@ -6,6 +6,7 @@ mod feedback;
 mod helpers;
 mod lcs;
 mod queue;
+mod realtime;
 mod scheduling;
 mod tickets;
 mod users;

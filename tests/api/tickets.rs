@@ -352,8 +352,10 @@ async fn the_wait_is_estimated_only_with_a_mentor_online() {
     assert_eq!(queue.body["estimated_wait_seconds"], Value::Null);
     assert_eq!(queue.body["open_count"], 1);
 
+    // A mentor is online while they hold a live connection.
     let grace = app.mentor("Grace").await;
-    app.get("/api/tickets/", &grace.access).await;
+    let mut board = app.ws(&grace, None).await;
+    board.next_of("presence").await;
     let queue = app.get("/api/queue/", &ada.access).await;
     assert_eq!(queue.body["mentors_online"], 1);
     // One ticket ahead, one mentor, no measured service time yet: the default 600 s.
@@ -361,6 +363,7 @@ async fn the_wait_is_estimated_only_with_a_mentor_online() {
     let second = open_ticket(&app, &bob, "second").await;
     assert_eq!(second["position"], 2);
     assert_eq!(second["estimated_wait_seconds"], 600.0);
+    board.close().await;
 }
 
 #[actix_web::test]

@@ -1,0 +1,49 @@
+//! Real time: `GET /ws`, the Hub and the per-connection actors.
+//!
+//! Architecture Invariant: like `http`, this is transport. It knows JSON and close
+//! codes; it changes no state. The Hub's projection is derived from durable events
+//! only, so nothing pushed can be taken back by a crash.
+
+pub mod client;
+pub mod hub;
+pub mod protocol;
+
+use crate::http::error::ApiError;
+use crate::http::extract::authenticate;
+use crate::http::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    pub access_token: Option<String>,
+    pub since: Option<String>,
+}
+
+/// `GET /ws?access_token=…[&since=N]`: authenticates before the upgrade (401 JSON if
+/// the token is missing or invalid), then hands the connection to a `ClientActor`.
+pub async fn connect(
+    req: HttpRequest,
+    stream: web::Payload,
+    state: web::Data<AppState>,
+    query: web::Query<WsQuery>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let token = query.access_token.as_deref().ok_or(ApiError::NotAuthenticated)?;
+    let caller = authenticate(&state, token).await?;
+    let since = match query.since.as_deref() {
+        None | Some("") => None,
+        Some(raw) => Some(
+            raw.trim()
+                .parse::<u64>()
+                .map_err(|_| ApiError::validation("since", "must be a non-negative integer"))?,
+        ),
+    };
+    let actor = client::ClientActor::new(
+        state.hub.clone(),
+        caller.user.id,
+        caller.user.roles,
+        caller.session,
+        since,
+    );
+    client::start(actor, &req, stream)
+}

@@ -1,0 +1,128 @@
+//! The WebSocket wire format (API.md "WebSocket"): every server→client message as JSON.
+//! Built once per message and shared by every recipient as a reference-counted string.
+
+use crate::actors::queue::QueueSummary;
+use crate::domain::board::TicketView;
+use crate::domain::event::{Event, EventBody};
+use crate::domain::queue::Announcement;
+use crate::domain::schedule::Session;
+use crate::domain::TicketId;
+use crate::http::scheduling::{ChunkJson, SessionJson};
+use crate::http::views::{AnnouncementJson, FeedbackJson, QueueJson, TicketJson};
+use bytestring::ByteString;
+use serde_json::{json, Value};
+
+/// One text frame, cheap to clone.
+pub type Frame = ByteString;
+
+fn frame(value: Value) -> Frame {
+    ByteString::from(value.to_string())
+}
+
+fn value(view: impl serde::Serialize) -> Value {
+    serde_json::to_value(view).expect("views serialise to JSON")
+}
+
+/// The `data` of an event: a function of the stored event alone, so a replayed event
+/// is byte-for-byte the event pushed live.
+fn event_data(body: &EventBody) -> Value {
+    match body {
+        EventBody::TicketCreated(v) | EventBody::TicketUpdated(v) => value(TicketJson::from(v)),
+        EventBody::QueueUpdated(settings) => json!({"open": settings.open, "message": settings.message}),
+        EventBody::AnnouncementPosted(a) => value(AnnouncementJson::from(a)),
+        EventBody::FeedbackCreated(f) => value(FeedbackJson::from(f)),
+        EventBody::AvailabilityUpdated { chunks, deleted } => json!({
+            "chunks": chunks.iter().map(ChunkJson::from).collect::<Vec<_>>(),
+            "deleted": deleted.iter().map(|c| c.0).collect::<Vec<_>>(),
+        }),
+        EventBody::SessionUpdated(s) => value(SessionJson::from(s)),
+        EventBody::SessionReminder {
+            session,
+            minutes_before,
+            ..
+        } => json!({ "session": SessionJson::from(session), "minutes_before": minutes_before }),
+    }
+}
+
+/// `{"type":"event","seq","kind","data"}`.
+pub fn event(event: &Event) -> Frame {
+    frame(json!({
+        "type": "event",
+        "seq": event.seq,
+        "kind": event.body.kind(),
+        "data": event_data(&event.body),
+    }))
+}
+
+pub struct Snapshot<'a> {
+    pub seq: u64,
+    pub tickets: Vec<&'a TicketView>,
+    pub queue: &'a QueueSummary,
+    pub sessions: Vec<&'a Session>,
+    pub announcements: Vec<&'a Announcement>,
+}
+
+pub fn snapshot(s: Snapshot<'_>) -> Frame {
+    frame(json!({
+        "type": "snapshot",
+        "seq": s.seq,
+        "tickets": s.tickets.into_iter().map(TicketJson::from).collect::<Vec<_>>(),
+        "queue": QueueJson::from(s.queue),
+        "sessions": s.sessions.into_iter().map(SessionJson::from).collect::<Vec<_>>(),
+        "announcements": s.announcements.into_iter().map(AnnouncementJson::from).collect::<Vec<_>>(),
+    }))
+}
+
+pub fn resume(from: u64, to: u64) -> Frame {
+    frame(json!({"type": "resume", "from": from, "to": to}))
+}
+
+pub fn position(ticket: TicketId, position: usize, wait: Option<f64>) -> Frame {
+    frame(
+        json!({"type": "position", "ticket": ticket.0, "position": position, "estimated_wait_seconds": wait}),
+    )
+}
+
+pub fn presence(mentors_online: usize) -> Frame {
+    frame(json!({"type": "presence", "mentors_online": mentors_online}))
+}
+
+pub fn pong() -> Frame {
+    frame(json!({"type": "pong"}))
+}
+
+pub fn error(code: &str, detail: &str) -> Frame {
+    frame(json!({"type": "error", "code": code, "detail": detail}))
+}
+
+/// What a client may send.
+#[derive(Debug, PartialEq)]
+pub enum ClientMessage {
+    Ping,
+}
+
+/// Parses a client's text frame; the error is the `error` message to answer with.
+pub fn parse_client(text: &str) -> Result<ClientMessage, Frame> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|_| error("invalid_json", "The message is not valid JSON."))?;
+    match value.get("type").and_then(Value::as_str) {
+        Some("ping") => Ok(ClientMessage::Ping),
+        Some(other) => Err(error("unknown_type", &format!("Unknown message type `{other}`."))),
+        None => Err(error("validation_failed", "A message needs a string `type`.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages_are_parsed_or_answered_with_an_error() {
+        assert_eq!(parse_client(r#"{"type":"ping"}"#), Ok(ClientMessage::Ping));
+        let garbage = parse_client("{nope").unwrap_err();
+        assert!(garbage.contains("invalid_json"));
+        let unknown = parse_client(r#"{"type":"dance"}"#).unwrap_err();
+        assert!(unknown.contains("unknown_type"));
+        assert!(parse_client("[]").unwrap_err().contains("validation_failed"));
+    }
+}

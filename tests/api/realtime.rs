@@ -1,0 +1,386 @@
+//! The WebSocket protocol of API.md, as a client sees it.
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::time::Duration;
+
+async fn open_ticket(app: &TestApp, who: &Login, title: &str) -> u64 {
+    let reply = app
+        .post(
+            "/api/tickets/",
+            Some(&who.access),
+            json!({"title": title, "location": "Room 1"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.body["id"].as_u64().unwrap()
+}
+
+async fn set_status(app: &TestApp, who: &Login, id: u64, status: &str) {
+    let reply = app
+        .patch(
+            &format!("/api/tickets/{id}/"),
+            &who.access,
+            json!({ "status": status }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+fn titles(snapshot: &Value) -> Vec<String> {
+    snapshot["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_missing_or_invalid_token_is_refused_before_the_upgrade() {
+    let app = spawn_app().await;
+    for url in [
+        format!("{}/ws", app.address),
+        format!("{}/ws?access_token=nope", app.address),
+    ] {
+        let ws_url = url.replace("http://", "ws://");
+        match tokio_tungstenite::connect_async(ws_url).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+            other => panic!("expected a 401, got {other:?}"),
+        }
+    }
+}
+
+#[actix_web::test]
+async fn the_snapshot_shows_each_role_what_it_may_see() {
+    let app = spawn_app().await;
+    let ada = app.hacker("Ada").await;
+    let eve = app.hacker("Eve").await;
+    let grace = app.mentor("Grace").await;
+    let director = app.director().await;
+    open_ticket(&app, &ada, "ada's").await;
+    open_ticket(&app, &eve, "eve's").await;
+    app.post(
+        "/api/announcements/",
+        Some(&director.access),
+        json!({"text": "Welcome"}),
+    )
+    .await;
+
+    let mut as_ada = app.ws(&ada, None).await;
+    let snapshot = as_ada.next_of("snapshot").await;
+    assert_eq!(titles(&snapshot), ["ada's"]);
+    assert!(snapshot["seq"].as_u64().unwrap() >= 3);
+    assert_eq!(snapshot["queue"]["open_count"], 2);
+    assert_eq!(snapshot["announcements"][0]["text"], "Welcome");
+    assert_eq!(snapshot["sessions"], json!([]));
+    assert_eq!(snapshot["tickets"][0]["position"], 1);
+
+    let mut as_grace = app.ws(&grace, None).await;
+    let snapshot = as_grace.next_of("snapshot").await;
+    assert_eq!(titles(&snapshot), ["ada's", "eve's"]);
+    let presence = as_grace.next_of("presence").await;
+    assert_eq!(presence["mentors_online"], 1);
+    as_ada.close().await;
+    as_grace.close().await;
+}
+
+#[actix_web::test]
+async fn a_ticket_event_reaches_staff_and_its_owner_but_not_another_hacker() {
+    let app = spawn_app().await;
+    let ada = app.hacker("Ada").await;
+    let eve = app.hacker("Eve").await;
+    let grace = app.mentor("Grace").await;
+    let mut as_ada = app.ws(&ada, None).await;
+    let mut as_eve = app.ws(&eve, None).await;
+    let mut as_grace = app.ws(&grace, None).await;
+    for ws in [&mut as_ada, &mut as_eve, &mut as_grace] {
+        ws.next_of("snapshot").await;
+    }
+    let id = open_ticket(&app, &ada, "private").await;
+    let for_grace = as_grace.next_event("ticket.created").await;
+    let for_ada = as_ada.next_event("ticket.created").await;
+    assert_eq!(for_grace["data"]["id"], id);
+    assert_eq!(for_grace["seq"], for_ada["seq"], "one seq for everyone");
+    assert_eq!(for_ada["data"]["position"], 1);
+    let eve_saw = as_eve.drain(Duration::from_millis(300)).await;
+    assert!(eve_saw.iter().all(|m| m["type"] != "event"), "{eve_saw:?}");
+}
+
+#[actix_web::test]
+async fn a_client_resuming_gets_exactly_the_missed_events_it_may_see() {
+    let app = spawn_app().await;
+    let ada = app.hacker("Ada").await;
+    let eve = app.hacker("Eve").await;
+    let grace = app.mentor("Grace").await;
+    let mut ws = app.ws(&ada, None).await;
+    let since = ws.next_of("snapshot").await["seq"].as_u64().unwrap();
+    ws.close().await;
+
+    let mine = open_ticket(&app, &ada, "mine").await;
+    open_ticket(&app, &eve, "not mine").await;
+    set_status(&app, &grace, mine, "CLAIMED").await;
+
+    let mut ws = app.ws(&ada, Some(since)).await;
+    let resume = ws.next().await;
+    assert_eq!(resume["type"], "resume");
+    assert_eq!(resume["from"], since + 1);
+    assert_eq!(resume["to"], since + 3);
+    let first = ws.next().await;
+    let second = ws.next().await;
+    assert_eq!(
+        (first["kind"].as_str(), second["kind"].as_str()),
+        (Some("ticket.created"), Some("ticket.updated"))
+    );
+    assert_eq!(first["seq"], since + 1);
+    assert_eq!(
+        second["seq"],
+        since + 3,
+        "eve's ticket (seq +2) is not visible to ada"
+    );
+    assert_eq!(second["data"]["status"], "CLAIMED");
+    let rest = ws.drain(Duration::from_millis(300)).await;
+    assert!(
+        rest.iter().all(|m| m["type"] != "event"),
+        "nothing twice: {rest:?}"
+    );
+
+    let mut up_to_date = app.ws(&ada, Some(since + 3)).await;
+    let resume = up_to_date.next().await;
+    assert_eq!(
+        (resume["from"].as_u64(), resume["to"].as_u64()),
+        (Some(since + 4), Some(since + 3))
+    );
+}
+
+#[actix_web::test]
+async fn a_since_older_than_the_retained_events_gets_a_snapshot() {
+    let app = spawn_app_with(|c| {
+        c.realtime.retain_events = 2;
+        c.queue.max_active_tickets = 10;
+    })
+    .await;
+    let ada = app.hacker("Ada").await;
+    for i in 0..4 {
+        open_ticket(&app, &ada, &format!("t{i}")).await;
+    }
+    let mut ws = app.ws(&ada, Some(0)).await;
+    let first = ws.next().await;
+    assert_eq!(first["type"], "snapshot");
+    assert_eq!(titles(&first).len(), 4);
+    let mut future = app.ws(&ada, Some(999)).await;
+    assert_eq!(
+        future.next().await["type"],
+        "snapshot",
+        "a since from the future cannot resume"
+    );
+    let mut recent = app.ws(&ada, Some(3)).await;
+    let resume = recent.next().await;
+    assert_eq!(resume["type"], "resume");
+    assert_eq!(recent.next().await["seq"], 4);
+}
+
+#[actix_web::test]
+async fn bad_client_messages_get_errors_and_oversize_frames_close_1009() {
+    let app = spawn_app().await;
+    let ada = app.hacker("Ada").await;
+    let mut ws = app.ws(&ada, None).await;
+    ws.next_of("snapshot").await;
+    ws.send_text("{not json").await;
+    assert_eq!(ws.next_of("error").await["code"], "invalid_json");
+    ws.send_text(r#"{"type": "dance"}"#).await;
+    assert_eq!(ws.next_of("error").await["code"], "unknown_type");
+    ws.send_text(r#"{"type": "ping"}"#).await;
+    assert_eq!(
+        ws.next_of("pong").await["type"],
+        "pong",
+        "the connection stays up"
+    );
+    ws.send_text(&"x".repeat(5000)).await;
+    let (code, _) = ws.until_closed().await;
+    assert_eq!(code, 1009);
+}
+
+#[actix_web::test]
+async fn logout_and_role_changes_close_connections_with_4001() {
+    let app = spawn_app().await;
+    let ada = app.hacker("Ada").await;
+    let mut ws = app.ws(&ada, None).await;
+    ws.next_of("snapshot").await;
+    app.post(
+        "/api/auth/logout/",
+        Some(&ada.access),
+        json!({"refresh": ada.refresh}),
+    )
+    .await;
+    assert_eq!(ws.until_closed().await.0, 4001);
+
+    let bob = app.hacker("Bob").await;
+    let director = app.director().await;
+    let mut ws = app.ws(&bob, None).await;
+    ws.next_of("snapshot").await;
+    let reply = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/users/{}/roles/", bob.id),
+            Some(&director.access),
+            Some(json!({"roles": ["mentor"]})),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(ws.until_closed().await.0, 4001);
+}
+
+#[actix_web::test]
+async fn positions_and_presence_are_pushed_when_they_change() {
+    let app = spawn_app().await;
+    let ada = app.hacker("Ada").await;
+    let bob = app.hacker("Bob").await;
+    let grace = app.mentor("Grace").await;
+    let first = open_ticket(&app, &ada, "first").await;
+    let second = open_ticket(&app, &bob, "second").await;
+    let mut as_bob = app.ws(&bob, None).await;
+    as_bob.next_of("snapshot").await;
+    assert_eq!(as_bob.next_of("presence").await["mentors_online"], 0);
+    let position = as_bob.next_of("position").await;
+    assert_eq!(
+        (position["ticket"].as_u64(), position["position"].as_u64()),
+        (Some(second), Some(2))
+    );
+    assert_eq!(
+        position["estimated_wait_seconds"],
+        Value::Null,
+        "no mentor online"
+    );
+
+    let as_grace = app.ws(&grace, None).await;
+    assert_eq!(as_bob.next_of("presence").await["mentors_online"], 1);
+    let with_mentor = as_bob.next_of("position").await;
+    assert_eq!(with_mentor["estimated_wait_seconds"], 600.0);
+    let queue = app.get("/api/queue/", &bob.access).await;
+    assert_eq!(
+        queue.body["mentors_online"], 1,
+        "REST counts live mentor connections"
+    );
+
+    set_status(&app, &grace, first, "CLAIMED").await;
+    let moved_up = as_bob.next_of("position").await;
+    assert_eq!(moved_up["position"], 1);
+    as_grace.close().await;
+    assert_eq!(as_bob.next_of("presence").await["mentors_online"], 0);
+}
+
+#[actix_web::test]
+async fn a_client_that_stops_reading_is_cut_off_while_others_keep_receiving() {
+    // The limit must exceed one commit batch (at most 20 events here), which the Hub
+    // hands over at once; what piles up beyond that is what the client does not read.
+    let app = spawn_app_with(|c| {
+        c.realtime.outbox_limit = 40;
+        // Loopback autotuning would otherwise let the kernel absorb megabytes first.
+        c.http.socket_send_buffer_bytes = 8192;
+    })
+    .await;
+    let director = app.director().await;
+    let reader = app.hacker("Reader").await;
+    let sloth = app.hacker("Sloth").await;
+    let mut fast = app.ws(&reader, None).await;
+    fast.next_of("snapshot").await;
+    let mut slow = app.ws_with_buffer(&sloth, None, Some(2048)).await;
+    const ROUNDS: usize = 30;
+    const PER_ROUND: usize = 20;
+    let posted = ROUNDS * PER_ROUND;
+    // The normal client reads all along, on its own task.
+    let reading = actix_web::rt::spawn(async move {
+        let mut received = 0;
+        while received < posted {
+            let event = fast.next_of("event").await;
+            assert_eq!(event["kind"], "announcement");
+            received += 1;
+        }
+        received
+    });
+    // The slow client reads nothing until the burst is over.
+    let text = "x".repeat(1000);
+    for _ in 0..ROUNDS {
+        let burst = (0..PER_ROUND).map(|_| {
+            app.post(
+                "/api/announcements/",
+                Some(&director.access),
+                json!({ "text": text }),
+            )
+        });
+        for reply in futures_util::future::join_all(burst).await {
+            assert_eq!(reply.status, 201);
+        }
+    }
+    assert_eq!(
+        reading.await.unwrap(),
+        posted,
+        "the normal client received every event"
+    );
+    let (code, before) = slow.until_closed().await;
+    assert_eq!(code, 4008, "the lagging client is told to resume");
+    let slow_events = before.iter().filter(|m| m["type"] == "event").count();
+    assert!(
+        slow_events < posted,
+        "it was cut off before the end ({slow_events} of {posted})"
+    );
+}
+
+#[actix_web::test]
+async fn every_subscriber_sees_increasing_seqs_and_shared_events_agree() {
+    let app = spawn_app_with(|c| c.queue.max_active_tickets = 100).await;
+    let director = app.director().await;
+    let writers: Vec<Login> = {
+        let mut v = Vec::new();
+        for i in 0..6 {
+            v.push(app.hacker(&format!("Writer {i}")).await);
+        }
+        v
+    };
+    let mut manager = app.ws(&director, None).await;
+    let start = manager.next_of("snapshot").await["seq"].as_u64().unwrap();
+    let mut watchers = Vec::new();
+    for w in &writers[..3] {
+        let mut ws = app.ws(w, None).await;
+        ws.next_of("snapshot").await;
+        watchers.push(ws);
+    }
+    let writes = writers
+        .iter()
+        .flat_map(|w| (0..5).map(move |i| (w, i)))
+        .map(|(w, i)| {
+            let app = &app;
+            async move { open_ticket(app, w, &format!("{} #{i}", w.email)).await }
+        });
+    futures_util::future::join_all(writes).await;
+
+    // The manager sees every one of the 30 ticket-only changes, gap-free.
+    let mut seqs = Vec::new();
+    while seqs.len() < 30 {
+        seqs.push(
+            manager.next_event("ticket.created").await["seq"]
+                .as_u64()
+                .unwrap(),
+        );
+    }
+    assert_eq!(seqs, ((start + 1)..=(start + 30)).collect::<Vec<_>>());
+    let by_seq: std::collections::HashMap<u64, u64> = HashSet::<u64>::from_iter(seqs.iter().copied())
+        .into_iter()
+        .map(|s| (s, s))
+        .collect();
+    for mut ws in watchers {
+        let mut last = start;
+        for _ in 0..5 {
+            let event = ws.next_event("ticket.created").await;
+            let seq = event["seq"].as_u64().unwrap();
+            assert!(seq > last, "strictly increasing");
+            assert!(
+                by_seq.contains_key(&seq),
+                "the manager saw the same event with the same seq"
+            );
+            last = seq;
+        }
+    }
+}
