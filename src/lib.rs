@@ -12,6 +12,7 @@
 //! - [`http`]: the REST facade: extractors, handlers, error mapping, OpenAPI.
 //! - [`ws`]: real time: the Hub (a projection of durable events that pushes to
 //!   clients) and one actor per WebSocket connection.
+//! - [`web`]: the live board page served at `/`.
 //! - [`config`]: `config.toml` plus `MENTORQ__*` environment overrides.
 //! - [`clock`]: time as a dependency.
 //! - [`startup`]: builds the whole application; used by `main` and by the tests.
@@ -24,6 +25,7 @@ pub mod domain;
 pub mod http;
 pub mod startup;
 pub mod store;
+pub mod web;
 pub mod ws;
 
 pub use startup::Application;

@@ -181,6 +181,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(method_not_allowed)),
     );
     cfg.service(
+        web::resource("/")
+            .route(web::get().to(crate::web::index))
+            .default_service(web::to(method_not_allowed)),
+    );
+    cfg.service(
         web::resource("/ws")
             .route(web::get().to(crate::ws::connect))
             .default_service(web::to(method_not_allowed)),

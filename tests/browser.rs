@@ -1,0 +1,281 @@
+//! The board page in a real browser (Chromium through chromedriver): a mentor's page and
+//! a participant's page side by side. The participant opens a ticket and it appears on
+//! the mentor's board without a reload; the mentor claims it and the participant's page
+//! shows it claimed. Screenshots of both pages are kept under `target/browser/`.
+//!
+//! This test needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them).
+//! Without them it fails loudly rather than skipping.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const PASSWORD: &str = "correct horse";
+const WAIT: Duration = Duration::from_secs(15);
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn find_program(candidates: &[&str]) -> Option<PathBuf> {
+    candidates.iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+fn start_server(data: &Path) -> (Killed, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mentorq"))
+        .args(["serve", "--config", "/nonexistent/config.toml"])
+        .env("MENTORQ__HTTP__PORT", "0")
+        .env("MENTORQ__HTTP__SHUTDOWN_TIMEOUT_SECONDS", "1")
+        .env("MENTORQ__STORE__PATH", data)
+        .env("MENTORQ__AUTH__BOOTSTRAP_DIRECTORS", "[\"ops@example.org\"]")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the server starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("address line")
+        .to_string();
+    (Killed(child), base)
+}
+
+fn start_chromedriver(driver: &Path) -> (Killed, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = Killed(
+        Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts"),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (driver, url);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("chromedriver did not start listening on {url}");
+}
+
+async fn browser(driver_url: &str, chromium: &Path, profile: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-quic", "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--window-size=1200,1000",
+                     format!("--user-data-dir={}", profile.display())],
+        }),
+    );
+    ClientBuilder::rustls()
+        .expect("a TLS-capable client builder")
+        .capabilities(caps)
+        .connect(driver_url)
+        .await
+        .expect("a browser session")
+}
+
+async fn rest(base: &str, method: reqwest::Method, path: &str, token: Option<&str>, body: Value) -> Value {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    assert!(response.status().is_success(), "{path}: {}", response.status());
+    response.json().await.unwrap_or(Value::Null)
+}
+
+async fn log_in(page: &Client, base: &str, email: &str) {
+    page.goto(base).await.unwrap();
+    page.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("login-email"))
+        .await
+        .unwrap();
+    page.find(Locator::Id("login-email"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    page.find(Locator::Id("login-password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    page.find(Locator::Id("login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#conn.live"))
+        .await
+        .expect("the page goes live");
+}
+
+async fn screenshot(page: &Client, name: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("browser");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = page.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+#[tokio::test]
+async fn a_ticket_travels_live_between_a_participant_and_a_mentor() {
+    let chromium = find_program(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]).unwrap_or_else(|| {
+        panic!("NO BROWSER INSTALLED: this test needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    });
+    let driver = find_program(&["/usr/bin/chromedriver"])
+        .unwrap_or_else(|| panic!("NO CHROMEDRIVER INSTALLED: apt-get install chromium-driver"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_server(&dir.path().join("data"));
+    for (email, name) in [
+        ("ops@example.org", "Ops"),
+        ("grace@example.org", "Grace"),
+        ("ada@example.org", "Ada"),
+    ] {
+        rest(
+            &base,
+            reqwest::Method::POST,
+            "/api/auth/register/",
+            None,
+            json!({"email": email, "password": PASSWORD, "name": name}),
+        )
+        .await;
+    }
+    let ops = rest(
+        &base,
+        reqwest::Method::POST,
+        "/api/auth/token/",
+        None,
+        json!({"email": "ops@example.org", "password": PASSWORD}),
+    )
+    .await;
+    let grace = rest(
+        &base,
+        reqwest::Method::POST,
+        "/api/auth/token/",
+        None,
+        json!({"email": "grace@example.org", "password": PASSWORD}),
+    )
+    .await;
+    let grace_id = grace["user"]["id"].as_u64().unwrap();
+    rest(
+        &base,
+        reqwest::Method::PUT,
+        &format!("/api/users/{grace_id}/roles/"),
+        ops["access"].as_str(),
+        json!({"roles": ["mentor"]}),
+    )
+    .await;
+
+    let (_driver, driver_url) = start_chromedriver(&driver);
+    let mentor = browser(&driver_url, &chromium, &dir.path().join("mentor-profile")).await;
+    let participant = browser(&driver_url, &chromium, &dir.path().join("participant-profile")).await;
+    log_in(&mentor, &base, "grace@example.org").await;
+    mentor
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#board-panel:not(.hidden)"))
+        .await
+        .unwrap();
+    log_in(&participant, &base, "ada@example.org").await;
+
+    participant
+        .find(Locator::Id("ticket-title"))
+        .await
+        .unwrap()
+        .send_keys("Segfault in my parser")
+        .await
+        .unwrap();
+    participant
+        .find(Locator::Id("ticket-location"))
+        .await
+        .unwrap()
+        .send_keys("Table 7")
+        .await
+        .unwrap();
+    participant
+        .find(Locator::Id("ticket-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // The mentor's board shows it without a reload, and the mentor claims it.
+    let claim = mentor
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#board .ticket button.claim"))
+        .await
+        .expect("the new ticket appears on the mentor's board");
+    let card_text = mentor
+        .find(Locator::Css("#board .ticket"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(card_text.contains("Segfault in my parser"), "{card_text}");
+    screenshot(&mentor, "mentor-before-claim").await;
+    claim.click().await.unwrap();
+
+    // The participant's page shows it claimed, live.
+    let status = participant
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#my-tickets .ticket .status.CLAIMED"))
+        .await
+        .expect("the participant sees the claim");
+    assert_eq!(status.text().await.unwrap(), "CLAIMED");
+    let mine = participant
+        .find(Locator::Css("#my-tickets .ticket"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(mine.contains("with Grace"), "{mine}");
+    mentor
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#board .ticket .status.CLAIMED"))
+        .await
+        .unwrap();
+    screenshot(&mentor, "mentor").await;
+    screenshot(&participant, "participant").await;
+
+    mentor.close().await.unwrap();
+    participant.close().await.unwrap();
+}
