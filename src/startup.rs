@@ -54,12 +54,7 @@ impl Application {
             config.sessions.meeting_url_template.clone(),
         )?;
         let sessions = SessionActor::start_in_arbiter(&arbiters[1].handle(), move |_| session_actor);
-        let hub_actor = Hub::load(
-            store.clone(),
-            clock.clone(),
-            queue.clone(),
-            config.realtime.outbox_limit,
-        )?;
+        let hub_actor = Hub::load(store.clone(), clock.clone(), queue.clone())?;
         let hub = Hub::start_in_arbiter(&arbiters[2].handle(), move |_| hub_actor);
         let sink = hub.clone();
         store.set_event_sink(Box::new(move |events| sink.do_send(Publish(events.to_vec()))));
@@ -113,7 +108,6 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(http::json_errors))
                 .wrap(cors)
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
-                .wrap(actix_web::middleware::Logger::default())
         })
         .on_connect(move |connection, _| {
             if send_buffer > 0 {

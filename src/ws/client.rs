@@ -2,15 +2,17 @@
 //! Hub sends. This is the only file that knows actix-web-actors, so moving to actix-ws
 //! later touches nothing else.
 
-use super::hub::{ClientId, Connect, Disconnect, Hub, ToClient};
+use super::hub::{ClientId, Connect, Disconnect, Hub, Outbox};
+use super::protocol::Frame;
 use super::protocol::{self, ClientMessage};
 use crate::domain::user::Roles;
 use crate::domain::{DeviceSessionId, UserId};
 use actix::prelude::*;
 use actix_web_actors::ws;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 /// How often the server pings.
 pub const PING_EVERY: Duration = Duration::from_secs(10);
@@ -27,8 +29,10 @@ pub struct ClientActor {
     since: Option<u64>,
     id: Option<ClientId>,
     last_heard: Instant,
-    /// Shared with the Hub: frames it sent that this actor has not yet written.
-    outstanding: Arc<AtomicUsize>,
+    /// The outbox: the Hub fills it, this connection drains it as its socket accepts
+    /// data. Bounded, so a client that stops reading cannot grow the server's memory.
+    outbox: Option<(mpsc::Sender<Frame>, mpsc::Receiver<Frame>)>,
+    close_code: Arc<AtomicU16>,
 }
 
 impl ClientActor {
@@ -38,6 +42,7 @@ impl ClientActor {
         roles: Roles,
         device: DeviceSessionId,
         since: Option<u64>,
+        outbox_limit: usize,
     ) -> Self {
         ClientActor {
             hub,
@@ -47,7 +52,8 @@ impl ClientActor {
             since,
             id: None,
             last_heard: Instant::now(),
-            outstanding: Arc::new(AtomicUsize::new(0)),
+            outbox: Some(mpsc::channel(outbox_limit)),
+            close_code: Arc::new(AtomicU16::new(0)),
         }
     }
 
@@ -71,13 +77,17 @@ impl Actor for ClientActor {
                 ctx.ping(b"");
             }
         });
+        let (frames, mut queued) = self.outbox.take().expect("started once");
+        ctx.add_stream(futures_util::stream::poll_fn(move |cx| queued.poll_recv(cx)));
         let connect = Connect {
             user: self.user,
             roles: self.roles,
             device: self.device,
             since: self.since,
-            addr: ctx.address().recipient(),
-            outstanding: self.outstanding.clone(),
+            outbox: Outbox {
+                frames,
+                close_code: self.close_code.clone(),
+            },
         };
         self.hub
             .send(connect)
@@ -96,16 +106,23 @@ impl Actor for ClientActor {
     }
 }
 
-impl Handler<ToClient> for ClientActor {
-    type Result = ();
+/// Frames from the outbox, written in order.
+impl StreamHandler<Frame> for ClientActor {
+    fn handle(&mut self, frame: Frame, ctx: &mut Self::Context) {
+        ctx.text(frame);
+    }
 
-    fn handle(&mut self, msg: ToClient, ctx: &mut Self::Context) {
-        match msg {
-            ToClient::Frame(frame) => {
-                ctx.text(frame);
-                self.outstanding.fetch_sub(1, Ordering::AcqRel);
-            }
-            ToClient::Close(code, reason) => self.close(ctx, ws::CloseCode::Other(code), reason),
+    /// The Hub let go of this client: close with the code it chose, after everything
+    /// that was queued has been written.
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        match self.close_code.load(Ordering::Acquire) {
+            0 => ctx.stop(),
+            4008 => self.close(ctx, ws::CloseCode::Other(4008), "lagging: reconnect with since"),
+            code => self.close(
+                ctx,
+                ws::CloseCode::Other(code),
+                "session revoked or roles changed",
+            ),
         }
     }
 }

@@ -7,8 +7,9 @@
 //! registering a client and replaying its missed events cannot interleave with a push.
 //!
 //! Each event is serialised once; the same bytes go to every client allowed to see it.
-//! A client whose frames are not being written out (it stopped reading) accumulates
-//! `outstanding` frames; past the outbox limit it is dropped and told 4008.
+//! Each client has a bounded outbox (a channel its connection drains as its socket
+//! accepts data). A client that stops reading fills it; the next frame finds it full,
+//! and the client is dropped and told 4008 after what was already queued.
 
 use super::protocol::{self, Frame, Snapshot};
 use crate::actors::queue::{QueueActor, QueueSummary, SetMentorsOnline, SETTINGS};
@@ -24,8 +25,9 @@ use crate::domain::{DeviceSessionId, SessionId, TicketId, UserId};
 use crate::store::{Store, StoreError};
 use actix::prelude::*;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
+use tokio::sync::mpsc;
 
 /// How many closed or cancelled tickets a snapshot carries.
 pub const SNAPSHOT_ENDED: usize = 50;
@@ -38,23 +40,19 @@ pub const CLOSE_LAGGING: u16 = 4008;
 
 pub type ClientId = u64;
 
-/// What the Hub sends a client's actor.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub enum ToClient {
-    /// A text frame to write.
-    Frame(Frame),
-    /// Close with this code and reason, then stop.
-    Close(u16, &'static str),
+/// A client's outbox and how its connection should close when the Hub lets go of it.
+pub struct Outbox {
+    pub frames: mpsc::Sender<Frame>,
+    /// Set by the Hub before it drops `frames`: the close code the connection sends
+    /// once it has written what was queued (0: the client went away by itself).
+    pub close_code: Arc<AtomicU16>,
 }
 
 struct Client {
     user: UserId,
     roles: Roles,
     device: DeviceSessionId,
-    addr: Recipient<ToClient>,
-    /// Frames sent to the client's actor and not yet written to its socket.
-    outstanding: Arc<AtomicUsize>,
+    outbox: Outbox,
 }
 
 impl Client {
@@ -72,7 +70,6 @@ pub struct Hub {
     store: Store,
     clock: SharedClock,
     queue: Addr<QueueActor>,
-    outbox_limit: usize,
     // The projection of the durable event stream.
     board: Board,
     settings: QueueSettings,
@@ -92,12 +89,7 @@ pub struct Hub {
 
 impl Hub {
     /// Builds the projection from the store, which at start-up holds only durable state.
-    pub fn load(
-        store: Store,
-        clock: SharedClock,
-        queue: Addr<QueueActor>,
-        outbox_limit: usize,
-    ) -> Result<Hub, StoreError> {
+    pub fn load(store: Store, clock: SharedClock, queue: Addr<QueueActor>) -> Result<Hub, StoreError> {
         let tickets: Vec<Ticket> = store.load_all()?;
         let mut announcements: Vec<Announcement> = store.load_all()?;
         let keep_from = announcements.len().saturating_sub(SNAPSHOT_ANNOUNCEMENTS);
@@ -112,7 +104,6 @@ impl Hub {
             store,
             clock,
             queue,
-            outbox_limit,
             clients: HashMap::new(),
             by_user: HashMap::new(),
             mentors: HashMap::new(),
@@ -152,17 +143,18 @@ impl Hub {
         self.mentors.len()
     }
 
-    /// Sends one frame, or drops the client if it is too far behind.
+    /// Queues one frame, or drops the client if its outbox is full (it stopped reading).
     fn send(&mut self, id: ClientId, frame: Frame) {
         let Some(client) = self.clients.get(&id) else {
             return;
         };
-        let queued = client.outstanding.fetch_add(1, Ordering::AcqRel) + 1;
-        if queued > self.outbox_limit {
-            tracing::info!(client = id, user = %client.user, queued, "closing a lagging client");
-            self.drop_client(id, Some((CLOSE_LAGGING, "lagging")));
-        } else {
-            client.addr.do_send(ToClient::Frame(frame));
+        match client.outbox.frames.try_send(frame) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::info!(client = id, user = %client.user, "closing a lagging client");
+                self.drop_client(id, Some(CLOSE_LAGGING));
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => self.drop_client(id, None),
         }
     }
 
@@ -173,7 +165,9 @@ impl Hub {
         }
     }
 
-    fn drop_client(&mut self, id: ClientId, close: Option<(u16, &'static str)>) {
+    /// Forgets a client; with `close`, its connection closes with that code once it has
+    /// written what was already queued (dropping the outbox ends its stream).
+    fn drop_client(&mut self, id: ClientId, close: Option<u16>) {
         let Some(client) = self.clients.remove(&id) else {
             return;
         };
@@ -183,9 +177,10 @@ impl Hub {
                 self.by_user.remove(&client.user);
             }
         }
-        if let Some((code, reason)) = close {
-            client.addr.do_send(ToClient::Close(code, reason));
+        if let Some(code) = close {
+            client.outbox.close_code.store(code, Ordering::Release);
         }
+        drop(client.outbox);
         if client.roles.has(Role::Mentor) {
             let count = self.mentors.get_mut(&client.user).map(|c| {
                 *c -= 1;
@@ -362,8 +357,7 @@ pub struct Connect {
     pub roles: Roles,
     pub device: DeviceSessionId,
     pub since: Option<u64>,
-    pub addr: Recipient<ToClient>,
-    pub outstanding: Arc<AtomicUsize>,
+    pub outbox: Outbox,
 }
 
 impl Handler<Connect> for Hub {
@@ -378,8 +372,7 @@ impl Handler<Connect> for Hub {
                 user: msg.user,
                 roles: msg.roles,
                 device: msg.device,
-                addr: msg.addr,
-                outstanding: msg.outstanding,
+                outbox: msg.outbox,
             },
         );
         self.by_user.entry(msg.user).or_default().insert(id);
@@ -435,7 +428,7 @@ impl Handler<Revoked> for Hub {
             })
             .collect();
         for id in ids {
-            self.drop_client(id, Some((CLOSE_REVOKED, "session revoked or roles changed")));
+            self.drop_client(id, Some(CLOSE_REVOKED));
         }
     }
 }

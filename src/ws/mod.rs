@@ -44,6 +44,7 @@ pub async fn connect(
         caller.user.roles,
         caller.session,
         since,
+        state.config.realtime.outbox_limit,
     );
     client::start(actor, &req, stream)
 }

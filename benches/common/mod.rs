@@ -1,0 +1,229 @@
+//! Shared by the load benches: start the release binary as its own process, make
+//! accounts, connect WebSocket clients, and summarise latencies.
+//!
+//! Set `MENTORQ_BENCH_SERVER_CPUS` (e.g. `0`) and `MENTORQ_BENCH_CLIENT_CPUS` (e.g. `1`)
+//! to pin the server and the client to different cores with `taskset`.
+
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+pub use std::time::Duration;
+
+pub const PASSWORD: &str = "bench password";
+pub const DIRECTOR: &str = "ops@example.org";
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub pid: u32,
+    pub data: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The environment every bench server gets: no write limits in the way.
+pub fn bench_env() -> Vec<(String, String)> {
+    [
+        ("MENTORQ__HTTP__PORT", "0"),
+        ("MENTORQ__HTTP__SHUTDOWN_TIMEOUT_SECONDS", "1"),
+        ("MENTORQ__AUTH__BOOTSTRAP_DIRECTORS", "[\"ops@example.org\"]"),
+        ("MENTORQ__AUTH__ACCESS_TTL_SECONDS", "86400"),
+        ("MENTORQ__QUEUE__MAX_ACTIVE_TICKETS", "100000000"),
+        ("MENTORQ__QUEUE__WRITES_PER_MINUTE", "100000000"),
+        ("RUST_LOG", "warn"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Starts the binary on `data` with `extra` environment on top of [`bench_env`].
+pub fn start_server(data: &Path, extra: &[(&str, &str)]) -> Server {
+    let binary = env!("CARGO_BIN_EXE_mentorq");
+    let mut command = match std::env::var("MENTORQ_BENCH_SERVER_CPUS") {
+        Ok(cpus) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &cpus, binary]);
+            c
+        }
+        Err(_) => Command::new(binary),
+    };
+    command
+        .args(["serve", "--config", "/nonexistent/config.toml"])
+        .env("MENTORQ__STORE__PATH", data)
+        .envs(bench_env())
+        .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .stdout(Stdio::piped());
+    let mut child = command.spawn().expect("the release binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("address line")
+        .to_string();
+    let pid = child.id();
+    Server {
+        child,
+        base,
+        pid,
+        data: data.to_path_buf(),
+    }
+}
+
+/// Pins this (client) process if asked to.
+pub fn pin_client() {
+    if let Ok(cpus) = std::env::var("MENTORQ_BENCH_CLIENT_CPUS") {
+        let _ = Command::new("taskset")
+            .args(["-p", "-c", &cpus, &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+/// Raises the open-file limit (ten thousand sockets on each side); the server, started
+/// after this, inherits it.
+pub fn raise_fd_limit() {
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// Resident memory of a process in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+pub fn machine() -> String {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let date = Command::new("date")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    format!(
+        "nproc={cores}; {}; {}",
+        mem.split_whitespace().collect::<Vec<_>>().join(" "),
+        date.unwrap_or_default()
+    )
+}
+
+pub async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
+    let mut request = client.post(url).json(&body);
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    let response = request.send().await.expect("request");
+    assert!(response.status().is_success(), "{}", response.status());
+    response.json().await.unwrap_or(Value::Null)
+}
+
+/// Registers (if needed) and logs in; returns (user id, access token).
+pub async fn account(client: &reqwest::Client, base: &str, email: &str) -> (u64, String) {
+    let _ = client
+        .post(format!("{base}/api/auth/register/"))
+        .json(&json!({"email": email, "password": PASSWORD, "name": email}))
+        .send()
+        .await;
+    let tokens = post(
+        client,
+        format!("{base}/api/auth/token/"),
+        None,
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await;
+    (
+        tokens["user"]["id"].as_u64().unwrap(),
+        tokens["access"].as_str().unwrap().to_string(),
+    )
+}
+
+pub fn ws_url(base: &str, token: &str) -> String {
+    format!("{}/ws?access_token={token}", base.replace("http://", "ws://"))
+}
+
+/// Connects a WebSocket client over a socket with an optional small receive buffer.
+pub async fn ws_connect(
+    base: &str,
+    token: &str,
+    recv_buffer: Option<u32>,
+) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+    for attempt in 0.. {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size).unwrap();
+        }
+        match socket.connect(addr).await {
+            // tungstenite's default 128 KiB read buffer is zeroed on every read, which made
+            // the bench client burn a third of its CPU in memset; frames here are < 4 KiB.
+            Ok(tcp) => match tokio_tungstenite::client_async_with_config(
+                ws_url(base, token),
+                tcp,
+                Some(
+                    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+                        .read_buffer_size(8 * 1024),
+                ),
+            )
+            .await
+            {
+                Ok((ws, _)) => return ws,
+                Err(e) if attempt < 20 => eprintln!("retrying a websocket upgrade: {e}"),
+                Err(e) => panic!("websocket upgrade: {e}"),
+            },
+            Err(e) if attempt < 20 => eprintln!("retrying a connect: {e}"),
+            Err(e) => panic!("connect: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50 * (attempt + 1))).await;
+    }
+    unreachable!()
+}
+
+/// p-th percentile (nearest rank) of sorted values.
+pub fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    pct(values, 50.0)
+}
+
+pub fn runs() -> usize {
+    std::env::var("MENTORQ_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+}
+pub mod fanout;

@@ -1,0 +1,69 @@
+//! fanout: N idle subscribed staff clients, one writer creating 100 tickets over REST;
+//! per delivery, the latency from just before the request to the client's receipt.
+//!
+//! `cargo bench --bench fanout` (sizes: `MENTORQ_BENCH_SIZES=1000,5000,10000`).
+
+mod common;
+
+use common::*;
+
+#[tokio::main]
+async fn main() {
+    raise_fd_limit();
+    pin_client();
+    let sizes: Vec<usize> = std::env::var("MENTORQ_BENCH_SIZES")
+        .unwrap_or_else(|_| "1000,5000,10000".into())
+        .split(',')
+        .map(|s| s.trim().parse().unwrap())
+        .collect();
+    println!("fanout: {} | runs per size: {}", machine(), runs());
+    println!(
+        "{:>6} {:>3} {:>9} {:>9} {:>9} {:>14} {:>14} {:>7} {:>5}",
+        "N", "run", "p50 ms", "p99 ms", "max ms", "last p50 ms", "last max ms", "missing", "dups"
+    );
+    for n in sizes {
+        let mut p50s = Vec::new();
+        let mut p99s = Vec::new();
+        let mut maxes = Vec::new();
+        let mut lasts = Vec::new();
+        for run in 1..=runs() {
+            let dir = tempfile::tempdir().unwrap();
+            let server = start_server(dir.path(), &[]);
+            let client = reqwest::Client::new();
+            let (_, token) = account(&client, &server.base, DIRECTOR).await;
+            let plan = fanout::Plan {
+                readers: n,
+                stalled: 0,
+                events: 100,
+                pause: Duration::from_millis(10),
+            };
+            let out = fanout::run(&server, &token, &plan).await;
+            let (p50, p99, max) = (
+                pct(&out.latencies, 50.0),
+                pct(&out.latencies, 99.0),
+                pct(&out.latencies, 100.0),
+            );
+            println!(
+                "{n:>6} {run:>3} {p50:>9.2} {p99:>9.2} {max:>9.2} {:>14.2} {:>14.2} {:>7} {:>5}",
+                pct(&out.last_recipient, 50.0),
+                pct(&out.last_recipient, 100.0),
+                out.missing,
+                out.duplicated
+            );
+            assert_eq!(out.missing, 0, "a delivery was lost");
+            assert_eq!(out.duplicated, 0, "a delivery was duplicated");
+            p50s.push(p50);
+            p99s.push(p99);
+            maxes.push(max);
+            lasts.push(pct(&out.last_recipient, 50.0));
+        }
+        println!(
+            "{n:>6} med {:>9.2} {:>9.2} {:>9.2} {:>14.2}   (medians of {} runs)",
+            median(&mut p50s),
+            median(&mut p99s),
+            median(&mut maxes),
+            median(&mut lasts),
+            runs()
+        );
+    }
+}
