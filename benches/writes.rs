@@ -1,7 +1,8 @@
 //! writes: durable ticket creation, then claim and close, over REST at concurrency 1, 16
 //! and 64; acknowledged operations per second and p50/p99 latency of each write.
 //!
-//! `cargo bench --bench writes` (`MENTORQ_BENCH_SECONDS`, default 5 per run).
+//! `cargo bench --bench writes` (`MENTORQ_BENCH_SECONDS`, default 5 per run;
+//! `MENTORQ_BENCH_CONCURRENCY`, default `1,16,64`).
 
 mod common;
 
@@ -26,7 +27,12 @@ async fn main() {
         "{:>5} {:>3} {:>10} {:>9} {:>9} {:>9}",
         "conc", "run", "acks/s", "p50 ms", "p99 ms", "max ms"
     );
-    for concurrency in [1usize, 16, 64] {
+    let levels: Vec<usize> = std::env::var("MENTORQ_BENCH_CONCURRENCY")
+        .unwrap_or_else(|_| "1,16,64".into())
+        .split(',')
+        .map(|s| s.trim().parse().unwrap())
+        .collect();
+    for concurrency in levels {
         let (mut rates, mut p50s, mut p99s) = (Vec::new(), Vec::new(), Vec::new());
         for run in 1..=runs() {
             let dir = tempfile::tempdir().unwrap();

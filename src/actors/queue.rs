@@ -185,11 +185,7 @@ impl Handler<OpenTicket> for QueueActor {
             };
             return after_barrier(&self.store, Err(QueueError::QueueClosed(detail)));
         }
-        let active = self
-            .board
-            .owned_by(msg.by.id)
-            .filter(|t| t.status.is_active())
-            .count();
+        let active = self.board.active_count_of(msg.by.id);
         if active >= self.max_active as usize {
             return after_barrier(&self.store, Err(QueueError::TooManyActive(self.max_active)));
         }

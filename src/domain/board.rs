@@ -28,6 +28,8 @@ pub struct Board {
     service: VecDeque<f64>,
     /// Ticket ids by owner.
     by_owner: HashMap<UserId, Vec<TicketId>>,
+    /// OPEN or CLAIMED tickets per owner, so the per-participant limit is O(1).
+    active_by_owner: HashMap<UserId, usize>,
     /// CLOSED or CANCELLED tickets in the order they ended, newest last.
     ended: Vec<TicketId>,
 }
@@ -50,6 +52,15 @@ impl Board {
         let was = old.map(|t| t.status);
         if old.is_none() {
             self.by_owner.entry(ticket.owner).or_default().push(ticket.id);
+        }
+        let was_active = was.is_some_and(Status::is_active);
+        if was_active != ticket.status.is_active() {
+            let count = self.active_by_owner.entry(ticket.owner).or_default();
+            if was_active {
+                *count -= 1;
+            } else {
+                *count += 1;
+            }
         }
         if was == Some(Status::Claimed) {
             self.claimed -= 1;
@@ -89,6 +100,11 @@ impl Board {
             .into_iter()
             .flatten()
             .filter_map(|id| self.tickets.get(id))
+    }
+
+    /// How many OPEN or CLAIMED tickets `owner` holds.
+    pub fn active_count_of(&self, owner: UserId) -> usize {
+        self.active_by_owner.get(&owner).copied().unwrap_or(0)
     }
 
     /// OPEN and CLAIMED tickets in creation order.
@@ -255,5 +271,15 @@ mod tests {
         let board = Board::new([ticket(1, 1), ticket(2, 2), ticket(3, 1)]);
         let mine: Vec<u64> = board.owned_by(UserId(1)).map(|t| t.id.0).collect();
         assert_eq!(mine, vec![1, 3]);
+        assert_eq!(board.active_count_of(UserId(1)), 2);
+        let mut board = board;
+        let cancelled = moved(
+            board.get(TicketId(1)).unwrap(),
+            &person(1, &[]),
+            Status::Cancelled,
+            1,
+        );
+        board.put(cancelled);
+        assert_eq!(board.active_count_of(UserId(1)), 1);
     }
 }
