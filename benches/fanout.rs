@@ -32,6 +32,7 @@ async fn main() {
             let client = reqwest::Client::new();
             let (_, token) = account(&client, &server.base, DIRECTOR).await;
             let plan = fanout::Plan {
+                edits: false,
                 readers: n,
                 stalled: 0,
                 events: 100,

@@ -70,8 +70,7 @@ fn build(data: &std::path::Path) {
     runtime.block_on(store.close()).unwrap();
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     println!(
         "startup: {} | {TICKETS} tickets, {EVENTS} retained events, runs: {}",
         machine(),
@@ -82,11 +81,16 @@ async fn main() {
     let t = Instant::now();
     build(&data);
     println!("built the data folder in {:.1} s", t.elapsed().as_secs_f64());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(measure(&data));
+}
+
+async fn measure(data: &std::path::Path) {
     let client = reqwest::Client::new();
     let mut times = Vec::new();
     for run in 1..=runs() {
         let started = Instant::now();
-        let server = start_server(&data, &[("MENTORQ__REALTIME__RETAIN_EVENTS", "1000000")]);
+        let server = start_server(data, &[("MENTORQ__REALTIME__RETAIN_EVENTS", "1000000")]);
         let listening = started.elapsed().as_secs_f64();
         loop {
             if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await {

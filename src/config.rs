@@ -56,12 +56,15 @@ impl Default for HttpConfig {
 #[serde(default)]
 pub struct StoreConfig {
     pub path: PathBuf,
+    /// sled's page cache; sled's own default (1 GiB) is too much for a small VM.
+    pub cache_capacity_bytes: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: PathBuf::from("data"),
+            cache_capacity_bytes: 64 * 1024 * 1024,
         }
     }
 }

@@ -36,7 +36,7 @@ impl Application {
 
     /// Builds the application reading time from `clock`.
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Application> {
-        let store = Store::open(&config.store.path)?;
+        let store = Store::open_with_cache(&config.store.path, config.store.cache_capacity_bytes)?;
         let secret = secret::load_or_create(config.auth.jwt_secret.as_deref(), store.path())
             .context("cannot read or create the JWT secret")?;
         let keys = Arc::new(TokenKeys::new(&secret, config.auth.access_ttl_seconds));
@@ -162,7 +162,7 @@ pub async fn add_local_user(
     account: crate::domain::user::NewAccount,
     roles: crate::domain::user::Roles,
 ) -> anyhow::Result<crate::domain::user::User> {
-    let store = Store::open(&config.store.path)?;
+    let store = Store::open_with_cache(&config.store.path, config.store.cache_capacity_bytes)?;
     let clock: SharedClock = Arc::new(SystemClock);
     let actor = UserActor::load(
         store.clone(),

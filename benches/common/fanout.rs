@@ -10,6 +10,9 @@ use std::time::Instant;
 use tokio::sync::watch;
 
 pub struct Plan {
+    /// What each event is: a new ticket, or an edit of one existing ticket (which
+    /// keeps the server's state the same size however long the bench runs).
+    pub edits: bool,
     /// Clients that read everything.
     pub readers: usize,
     /// Clients that never read (slow consumers).
@@ -31,9 +34,9 @@ pub struct Outcome {
     pub connect_seconds: f64,
 }
 
-/// The index of a `bench-N` ticket in a `ticket.created` frame, without parsing JSON.
+/// The index of a `bench-N` ticket title in a ticket event, without parsing JSON.
 fn bench_index(text: &str) -> Option<usize> {
-    if !text.contains("\"kind\":\"ticket.created\"") {
+    if !text.contains("\"kind\":\"ticket.") {
         return None;
     }
     let at = text.find("\"title\":\"bench-")? + "\"title\":\"bench-".len();
@@ -104,17 +107,45 @@ pub async fn run(server: &Server, token: &str, plan: &Plan) -> Outcome {
     let connect_seconds = start.elapsed().as_secs_f64();
 
     let client = reqwest::Client::new();
+    let edited = if plan.edits {
+        let ticket = post(
+            &client,
+            format!("{}/api/tickets/", server.base),
+            Some(token),
+            json!({"title": "edited", "location": "bench"}),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Some(format!("{}/api/tickets/{}/", server.base, ticket["id"]))
+    } else {
+        None
+    };
     let mut rss = vec![rss_kib(server.pid)];
     let mut last_sample = Instant::now();
     for i in 0..plan.events {
         sent_at[i].store(start.elapsed().as_nanos() as u64, Ordering::Release);
-        post(
-            &client,
-            format!("{}/api/tickets/", server.base),
-            Some(token),
-            json!({"title": format!("bench-{i}"), "location": "bench"}),
-        )
-        .await;
+        let title = json!({"title": format!("bench-{i}"), "location": "bench"});
+        match &edited {
+            Some(url) => {
+                let r = client
+                    .patch(url)
+                    .bearer_auth(token)
+                    .json(&title)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(r.status().is_success(), "{}", r.status());
+            }
+            None => {
+                post(
+                    &client,
+                    format!("{}/api/tickets/", server.base),
+                    Some(token),
+                    title,
+                )
+                .await;
+            }
+        }
         let deadline = Instant::now() + Duration::from_secs(5);
         while (delivered[i].load(Ordering::Acquire) as usize) < plan.readers && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_micros(200)).await;

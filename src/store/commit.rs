@@ -24,7 +24,11 @@ pub(super) struct Pending {
 type Waiter = (Pending, oneshot::Sender<Result<(), ()>>);
 
 pub(super) struct Committer {
-    queue: mpsc::Sender<Waiter>,
+    /// `None` only while dropping.
+    queue: Option<mpsc::Sender<Waiter>>,
+    /// Joined on drop, so that when the last `Store` handle is gone the database is
+    /// closed and its folder free for the next process (a CLI command, a restart).
+    thread: Option<std::thread::JoinHandle<()>>,
     /// Set when a sync failed: memory is then ahead of the disk, so no further change
     /// may be acknowledged. The process keeps serving reads and reports not ready.
     poisoned: Arc<AtomicBool>,
@@ -39,10 +43,14 @@ impl Committer {
         let (queue, receiver) = mpsc::channel::<Waiter>();
         let poisoned = Arc::new(AtomicBool::new(false));
         let flag = poisoned.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("mentorq-commit".into())
             .spawn(move || run(db, data_file, receiver, sink, flag))?;
-        Ok(Committer { queue, poisoned })
+        Ok(Committer {
+            queue: Some(queue),
+            thread: Some(thread),
+            poisoned,
+        })
     }
 
     pub fn is_poisoned(&self) -> bool {
@@ -54,8 +62,19 @@ impl Committer {
             return Err(StoreError::Poisoned);
         }
         let (tx, rx) = oneshot::channel();
-        self.queue.send((pending, tx)).map_err(|_| StoreError::Poisoned)?;
+        let queue = self.queue.as_ref().ok_or(StoreError::Poisoned)?;
+        queue.send((pending, tx)).map_err(|_| StoreError::Poisoned)?;
         Ok(rx)
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread's loop after it has synced what was queued.
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

@@ -190,8 +190,13 @@ struct Inner {
 }
 
 impl Store {
-    /// Opens (creating if needed) the data folder at `path`.
+    /// Opens (creating if needed) the data folder at `path` with a 64 MiB page cache.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_cache(path, 64 * 1024 * 1024)
+    }
+
+    /// Opens the data folder with a page cache of `cache_bytes`.
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         std::fs::create_dir_all(path)?;
         let lock = File::create(path.join("mentorq.lock"))?;
         fs2::FileExt::try_lock_exclusive(&lock).map_err(|_| StoreError::Locked(path.to_path_buf()))?;
@@ -200,6 +205,7 @@ impl Store {
             // Our own group commit decides when to flush; sled's timer would only
             // add fsyncs the clients do not wait for.
             .flush_every_ms(None)
+            .cache_capacity(cache_bytes)
             .open()?;
         let trees = TreeName::ALL
             .iter()
