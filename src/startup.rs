@@ -102,11 +102,22 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .configure(|cfg| http::extractor_configs(cfg, body_limit))
-                .configure(http::configure)
+                // The WebSocket stays outside the REST middleware: every frame of a
+                // long-lived connection would otherwise pass through each layer.
+                .service(
+                    web::resource("/ws")
+                        .route(web::get().to(crate::ws::connect))
+                        .default_service(web::to(http::method_not_allowed)),
+                )
+                .service(
+                    web::scope("")
+                        .configure(http::configure)
+                        .default_service(web::to(http::not_found))
+                        .wrap(actix_web::middleware::from_fn(http::limits::idempotency))
+                        .wrap(ErrorHandlers::new().default_handler(http::json_errors))
+                        .wrap(cors),
+                )
                 .default_service(web::to(http::not_found))
-                .wrap(actix_web::middleware::from_fn(http::limits::idempotency))
-                .wrap(ErrorHandlers::new().default_handler(http::json_errors))
-                .wrap(cors)
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
         })
         .on_connect(move |connection, _| {

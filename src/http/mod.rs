@@ -186,11 +186,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(method_not_allowed)),
     );
     cfg.service(
-        web::resource("/ws")
-            .route(web::get().to(crate::ws::connect))
-            .default_service(web::to(method_not_allowed)),
-    );
-    cfg.service(
         web::resource("/healthz")
             .route(web::get().to(ops::healthz))
             .default_service(web::to(method_not_allowed)),
@@ -202,7 +197,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+/// For a known path with an unknown method.
+pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed)
 }
 
