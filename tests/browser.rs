@@ -6,9 +6,10 @@
 //! This test needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them).
 //! Without them it fails loudly rather than skipping.
 
+mod support;
+
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -30,25 +31,7 @@ fn find_program(candidates: &[&str]) -> Option<PathBuf> {
 }
 
 fn start_server(data: &Path) -> (Killed, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mentorq"))
-        .args(["serve", "--config", "/nonexistent/config.toml"])
-        .env("MENTORQ__HTTP__PORT", "0")
-        .env("MENTORQ__HTTP__SHUTDOWN_TIMEOUT_SECONDS", "1")
-        .env("MENTORQ__STORE__PATH", data)
-        .env("MENTORQ__AUTH__BOOTSTRAP_DIRECTORS", "[\"ops@example.org\"]")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("address line")
-        .to_string();
+    let (child, base) = support::spawn_server(data, &[], None);
     (Killed(child), base)
 }
 

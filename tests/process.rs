@@ -1,7 +1,9 @@
 //! Tests that need the real binary in its own process: restart, SIGKILL, signals, CLI.
 
+mod support;
+
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,26 +18,7 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mentorq"))
-            .args(["serve", "--config", "/nonexistent/config.toml"])
-            .env("MENTORQ__HTTP__PORT", "0")
-            .env("MENTORQ__HTTP__SHUTDOWN_TIMEOUT_SECONDS", "1")
-            .env("MENTORQ__STORE__PATH", data)
-            .env("MENTORQ__AUTH__BOOTSTRAP_DIRECTORS", "[\"ops@example.org\"]")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the binary starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
+        let (child, base) = support::spawn_server(data, &[], None);
         Server { child, base }
     }
 

@@ -7,9 +7,11 @@
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+#[path = "../../tests/support/mod.rs"]
+mod support;
 pub use std::time::Duration;
 
 pub const PASSWORD: &str = "bench password";
@@ -32,9 +34,6 @@ impl Drop for Server {
 /// The environment every bench server gets: no write limits in the way.
 pub fn bench_env() -> Vec<(String, String)> {
     [
-        ("MENTORQ__HTTP__PORT", "0"),
-        ("MENTORQ__HTTP__SHUTDOWN_TIMEOUT_SECONDS", "1"),
-        ("MENTORQ__AUTH__BOOTSTRAP_DIRECTORS", "[\"ops@example.org\"]"),
         ("MENTORQ__AUTH__ACCESS_TTL_SECONDS", "86400"),
         ("MENTORQ__QUEUE__MAX_ACTIVE_TICKETS", "100000000"),
         ("MENTORQ__QUEUE__WRITES_PER_MINUTE", "100000000"),
@@ -47,31 +46,12 @@ pub fn bench_env() -> Vec<(String, String)> {
 
 /// Starts the binary on `data` with `extra` environment on top of [`bench_env`].
 pub fn start_server(data: &Path, extra: &[(&str, &str)]) -> Server {
-    let binary = env!("CARGO_BIN_EXE_mentorq");
-    let mut command = match std::env::var("MENTORQ_BENCH_SERVER_CPUS") {
-        Ok(cpus) => {
-            let mut c = Command::new("taskset");
-            c.args(["-c", &cpus, binary]);
-            c
-        }
-        Err(_) => Command::new(binary),
-    };
-    command
-        .args(["serve", "--config", "/nonexistent/config.toml"])
-        .env("MENTORQ__STORE__PATH", data)
-        .envs(bench_env())
-        .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-        .stdout(Stdio::piped());
-    let mut child = command.spawn().expect("the release binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("address line")
-        .to_string();
+    let mut env = bench_env();
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let pin = std::env::var("MENTORQ_BENCH_SERVER_CPUS")
+        .ok()
+        .map(|cpus| ("taskset", vec!["-c".to_string(), cpus]));
+    let (child, base) = support::spawn_server(data, &env, pin);
     let pid = child.id();
     Server {
         child,

@@ -192,16 +192,11 @@ impl Board {
 mod tests {
     use super::*;
     use crate::domain::ticket::{apply_change, NewTicket, Person, TicketChange};
-    use crate::domain::user::{Role, Roles};
+    use crate::domain::user::Role;
     use chrono::{Duration, TimeZone, Utc};
 
     fn person(id: u64, roles: &[Role]) -> Person {
-        Person {
-            id: UserId(id),
-            email: format!("u{id}@x.org"),
-            name: format!("U{id}"),
-            roles: Roles::from_iter(roles.iter().copied()),
-        }
+        crate::domain::ticket::test_person(id, roles)
     }
 
     fn ticket(id: u64, owner: u64) -> Ticket {

@@ -124,7 +124,7 @@ pub fn give_feedback(
 mod tests {
     use super::*;
     use crate::domain::ticket::{apply_change, NewTicket, Person, TicketChange};
-    use crate::domain::user::{Role, Roles};
+    use crate::domain::user::Role;
     use chrono::{TimeZone, Utc};
 
     fn now() -> Timestamp {
@@ -132,12 +132,7 @@ mod tests {
     }
 
     fn person(id: u64, roles: &[Role]) -> Person {
-        Person {
-            id: UserId(id),
-            email: format!("u{id}@x.org"),
-            name: format!("U{id}"),
-            roles: Roles::from_iter(roles.iter().copied()),
-        }
+        crate::domain::ticket::test_person(id, roles)
     }
 
     fn closed_ticket(with_mentor: bool) -> Ticket {
@@ -165,7 +160,7 @@ mod tests {
     #[test]
     fn the_owner_rates_a_closed_ticket_that_had_a_mentor() {
         let f = give_feedback(&closed_ticket(true), UserId(1), five_stars(), now()).unwrap();
-        assert_eq!(f.mentor_email, "u2@x.org");
+        assert_eq!(f.mentor_email, "u2@example.org");
         assert_eq!(f.rating.get(), 5);
     }
 

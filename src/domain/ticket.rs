@@ -106,6 +106,17 @@ impl Ticket {
     }
 }
 
+/// A person for the domain's unit tests: `u{id}@example.org`, "User {id}".
+#[cfg(test)]
+pub(crate) fn test_person(id: u64, roles: &[crate::domain::user::Role]) -> Person {
+    Person {
+        id: UserId(id),
+        email: format!("u{id}@example.org"),
+        name: format!("User {id}"),
+        roles: Roles::from_iter(roles.iter().copied()),
+    }
+}
+
 /// The other party of a ticket for `caller`: the owner if the caller is the ticket's
 /// mentor, otherwise the mentor (if any).
 pub fn other_party(ticket: &Ticket, caller: UserId) -> Option<UserId> {
@@ -399,12 +410,7 @@ mod tests {
     }
 
     fn person(id: u64, roles: &[Role]) -> Person {
-        Person {
-            id: UserId(id),
-            email: format!("u{id}@example.org"),
-            name: format!("User {id}"),
-            roles: Roles::from_iter(roles.iter().copied()),
-        }
+        test_person(id, roles)
     }
 
     // The cast of every cell: the owner (a hacker), another hacker, the mentor who
