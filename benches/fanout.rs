@@ -11,11 +11,7 @@ use common::*;
 async fn main() {
     raise_fd_limit();
     pin_client();
-    let sizes: Vec<usize> = std::env::var("MENTORQ_BENCH_SIZES")
-        .unwrap_or_else(|_| "1000,5000,10000".into())
-        .split(',')
-        .map(|s| s.trim().parse().unwrap())
-        .collect();
+    let sizes = env_list("MENTORQ_BENCH_SIZES", "1000,5000,10000");
     println!("fanout: {} | runs per size: {}", machine(), runs());
     println!(
         "{:>6} {:>3} {:>9} {:>9} {:>9} {:>14} {:>14} {:>7} {:>5}",

@@ -59,11 +59,7 @@ fn main() {
 async fn measure() {
     raise_fd_limit();
     pin_client();
-    let sizes: Vec<usize> = std::env::var("MENTORQ_BENCH_SIZES")
-        .unwrap_or_else(|_| "1000,5000,10000".into())
-        .split(',')
-        .map(|s| s.trim().parse().unwrap())
-        .collect();
+    let sizes = env_list("MENTORQ_BENCH_SIZES", "1000,5000,10000");
     println!(
         "fanout_floor: {} | raw loopback TCP, {MESSAGE}-byte messages",
         machine()

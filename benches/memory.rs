@@ -12,10 +12,7 @@ use futures_util::StreamExt;
 async fn main() {
     raise_fd_limit();
     pin_client();
-    let n: usize = std::env::var("MENTORQ_BENCH_CLIENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let n: usize = env_number("MENTORQ_BENCH_CLIENTS", 10_000);
     println!("memory: {} | {n} idle clients, runs: {}", machine(), runs());
     println!(
         "{:>3} {:>12} {:>12} {:>16}",

@@ -50,10 +50,7 @@ async fn hammer(
 async fn main() {
     raise_fd_limit();
     pin_client();
-    let seconds: u64 = std::env::var("MENTORQ_BENCH_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let seconds: u64 = env_number("MENTORQ_BENCH_SECONDS", 5);
     let concurrency = 32;
     println!(
         "reads: {} | {seconds} s per run, {concurrency} connections, runs: {}",

@@ -12,10 +12,7 @@ use common::*;
 async fn main() {
     raise_fd_limit();
     pin_client();
-    let events: usize = std::env::var("MENTORQ_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1200);
+    let events: usize = env_number("MENTORQ_BENCH_EVENTS", 1200);
     println!(
         "slow_consumers: {} | 1000 clients of which 10 stalled (and a control with none), {events} ticket edits, runs: {}",
         machine(),

@@ -14,10 +14,7 @@ use std::time::Instant;
 async fn main() {
     raise_fd_limit();
     pin_client();
-    let seconds: u64 = std::env::var("MENTORQ_BENCH_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let seconds: u64 = env_number("MENTORQ_BENCH_SECONDS", 5);
     println!(
         "writes: {} | {seconds} s per run, runs per level: {}",
         machine(),
@@ -27,11 +24,7 @@ async fn main() {
         "{:>5} {:>3} {:>10} {:>9} {:>9} {:>9}",
         "conc", "run", "acks/s", "p50 ms", "p99 ms", "max ms"
     );
-    let levels: Vec<usize> = std::env::var("MENTORQ_BENCH_CONCURRENCY")
-        .unwrap_or_else(|_| "1,16,64".into())
-        .split(',')
-        .map(|s| s.trim().parse().unwrap())
-        .collect();
+    let levels = env_list("MENTORQ_BENCH_CONCURRENCY", "1,16,64");
     for concurrency in levels {
         let (mut rates, mut p50s, mut p99s) = (Vec::new(), Vec::new(), Vec::new());
         for run in 1..=runs() {

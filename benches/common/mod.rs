@@ -200,10 +200,26 @@ pub fn median(values: &mut [f64]) -> f64 {
     pct(values, 50.0)
 }
 
+/// How many runs each configuration gets (`MENTORQ_BENCH_RUNS`, default 3).
 pub fn runs() -> usize {
-    std::env::var("MENTORQ_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
+    env_number("MENTORQ_BENCH_RUNS", 3)
 }
+
 pub mod fanout;
+
+/// A number from the environment variable `name`, or `default`.
+pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// A comma-separated list of numbers from `name`, or `default`.
+pub fn env_list(name: &str, default: &str) -> Vec<usize> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("a list of numbers"))
+        .collect()
+}

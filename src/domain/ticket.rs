@@ -171,6 +171,17 @@ impl NewTicket {
         })
     }
 
+    /// A new ticket may name its owner (HackRU clients send `owner_email`), but only
+    /// as the caller: nobody opens tickets for someone else.
+    pub fn check_owner(owner_email: Option<&str>, caller: &Person) -> Result<(), TicketError> {
+        match owner_email {
+            Some(email) if !email.trim().eq_ignore_ascii_case(&caller.email) => Err(
+                TicketError::PermissionDenied("You can only open tickets for yourself."),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     pub fn into_ticket(self, id: TicketId, owner: &Person, now: Timestamp) -> Ticket {
         Ticket {
             id,
@@ -684,6 +695,16 @@ mod tests {
         assert_eq!(other_party(&t, holder().id), Some(owner().id));
         assert_eq!(other_party(&t, owner().id), Some(holder().id));
         assert_eq!(other_party(&ticket_in(Status::Open), owner().id), None);
+    }
+
+    #[test]
+    fn a_ticket_may_name_only_its_caller_as_owner() {
+        assert!(NewTicket::check_owner(None, &owner()).is_ok());
+        assert!(NewTicket::check_owner(Some(" U1@Example.org "), &owner()).is_ok());
+        assert!(matches!(
+            NewTicket::check_owner(Some("u2@example.org"), &owner()),
+            Err(TicketError::PermissionDenied(_))
+        ));
     }
 
     #[test]

@@ -47,11 +47,8 @@ pub async fn create(
         body.contact.as_deref(),
         body.status.as_deref(),
     )?;
-    if let Some(owner) = &body.owner_email {
-        if !owner.trim().eq_ignore_ascii_case(&caller.user.email) {
-            return Err(ApiError::forbidden("You can only open tickets for yourself."));
-        }
-    }
+    NewTicket::check_owner(body.owner_email.as_deref(), &caller.person())
+        .map_err(|e| ApiError::forbidden(e.to_string()))?;
     let view = state
         .queue
         .send(OpenTicket {
