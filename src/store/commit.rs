@@ -23,6 +23,9 @@ pub(super) struct Pending {
 
 type Waiter = (Pending, oneshot::Sender<Result<(), ()>>);
 
+/// A flush + fdatasync slower than this is logged: it delays every change in its batch.
+const SLOW_SYNC: std::time::Duration = std::time::Duration::from_millis(50);
+
 pub(super) struct Committer {
     /// `None` only while dropping.
     queue: Option<mpsc::Sender<Waiter>>,
@@ -90,10 +93,20 @@ fn run(
     while let Ok(first) = receiver.recv() {
         batch.push(first);
         batch.extend(receiver.try_iter());
+        let started = std::time::Instant::now();
         let synced = db
             .flush()
             .map_err(StoreError::from)
             .and_then(|_| data_file.sync_data().map_err(StoreError::from));
+        let took = started.elapsed();
+        if took > SLOW_SYNC {
+            // Every acknowledgement and push in the batch waited this long.
+            tracing::warn!(
+                millis = took.as_millis() as u64,
+                changes = batch.len(),
+                "slow sync"
+            );
+        }
         match synced {
             Ok(()) => {
                 let events: Vec<Arc<Event>> =
