@@ -23,10 +23,8 @@ async fn main() {
         let mut maxes = Vec::new();
         let mut lasts = Vec::new();
         for run in 1..=runs() {
-            let dir = tempfile::tempdir().unwrap();
-            let server = start_server(dir.path(), &[]);
-            let client = reqwest::Client::new();
-            let (_, token) = account(&client, &server.base, DIRECTOR).await;
+            let fresh = fresh_server(&[]).await;
+            let (server, token) = (&fresh.server, &fresh.director);
             let plan = fanout::Plan {
                 edits: false,
                 readers: n,
@@ -34,7 +32,7 @@ async fn main() {
                 events: 100,
                 pause: Duration::from_millis(10),
             };
-            let out = fanout::run(&server, &token, &plan).await;
+            let out = fanout::run(server, token, &plan).await;
             let (p50, p99, max) = (
                 pct(&out.latencies, 50.0),
                 pct(&out.latencies, 99.0),

@@ -20,12 +20,10 @@ async fn main() {
     );
     let mut per_client = Vec::new();
     for run in 1..=runs() {
-        let dir = tempfile::tempdir().unwrap();
-        let server = start_server(dir.path(), &[]);
-        let client = reqwest::Client::new();
-        let (_, token) = account(&client, &server.base, DIRECTOR).await;
+        let fresh = fresh_server(&[]).await;
+        let (server, token) = (&fresh.server, &fresh.director);
         // Warm up: one connection, so one-time allocations are not counted per client.
-        let mut warm = ws_connect(&server.base, &token, None).await;
+        let mut warm = ws_connect(&server.base, token, None).await;
         let _ = warm.next().await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let before = rss_kib(server.pid);

@@ -57,15 +57,10 @@ async fn main() {
         machine(),
         runs()
     );
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path(), &[]);
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()
-        .unwrap();
-    let (_, director) = account(&client, &server.base, DIRECTOR).await;
+    let fresh = fresh_server(&[]).await;
+    let (server, client, director) = (&fresh.server, &fresh.client, &fresh.director);
     let creates = (0..1000).map(|i| {
-        post(&client, format!("{}/api/tickets/", server.base), Some(&director),
+        post(client, format!("{}/api/tickets/", server.base), Some(director),
              json!({"title": format!("ticket {i}"), "location": "Room 101", "comment": "A realistic comment of a few words."}))
     });
     futures_util::future::join_all(creates).await;
@@ -80,7 +75,7 @@ async fn main() {
         let url = format!("{}{path}", server.base);
         let (mut rates, mut p99s) = (Vec::new(), Vec::new());
         for run in 1..=runs() {
-            let (rate, p50, p99) = hammer(&client, &url, &director, seconds, concurrency).await;
+            let (rate, p50, p99) = hammer(client, &url, director, seconds, concurrency).await;
             println!("{name:<22} {run:>3} {rate:>10.0} {p50:>9.2} {p99:>9.2}");
             rates.push(rate);
             p99s.push(p99);

@@ -24,13 +24,8 @@ async fn main() {
     let (mut p99s, mut control_p99s) = (Vec::new(), Vec::new());
     for run in 1..=runs() {
         for stalled in [10usize, 0] {
-            let dir = tempfile::tempdir().unwrap();
-            let server = start_server(
-                dir.path(),
-                &[("MENTORQ__HTTP__SOCKET_SEND_BUFFER_BYTES", "65536")],
-            );
-            let client = reqwest::Client::new();
-            let (_, token) = account(&client, &server.base, DIRECTOR).await;
+            let fresh = fresh_server(&[("MENTORQ__HTTP__SOCKET_SEND_BUFFER_BYTES", "65536")]).await;
+            let (server, token) = (&fresh.server, &fresh.director);
             let plan = fanout::Plan {
                 edits: true,
                 readers: 1000 - stalled,
@@ -38,7 +33,7 @@ async fn main() {
                 events,
                 pause: Duration::from_millis(100),
             };
-            let out = fanout::run(&server, &token, &plan).await;
+            let out = fanout::run(server, token, &plan).await;
             let p99 = pct(&out.latencies, 99.0);
             println!(
                 "run {run}, {stalled} stalled: readers p50 {:.2} ms, p99 {p99:.2} ms, max {:.2} ms, missing {}, dups {}",

@@ -28,13 +28,8 @@ async fn main() {
     for concurrency in levels {
         let (mut rates, mut p50s, mut p99s) = (Vec::new(), Vec::new(), Vec::new());
         for run in 1..=runs() {
-            let dir = tempfile::tempdir().unwrap();
-            let server = start_server(dir.path(), &[]);
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(256)
-                .build()
-                .unwrap();
-            let (_, director) = account(&client, &server.base, DIRECTOR).await;
+            let fresh = fresh_server(&[]).await;
+            let (server, client, director) = (&fresh.server, &fresh.client, &fresh.director);
             let deadline = Instant::now() + Duration::from_secs(seconds);
             let started = Instant::now();
             let workers: Vec<_> = (0..concurrency)

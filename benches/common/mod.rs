@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 #[path = "../../tests/support/mod.rs"]
@@ -21,7 +21,6 @@ pub struct Server {
     child: Child,
     pub base: String,
     pub pid: u32,
-    pub data: PathBuf,
 }
 
 impl Drop for Server {
@@ -53,11 +52,31 @@ pub fn start_server(data: &Path, extra: &[(&str, &str)]) -> Server {
         .map(|cpus| ("taskset", vec!["-c".to_string(), cpus]));
     let (child, base) = support::spawn_server(data, &env, pin);
     let pid = child.id();
-    Server {
-        child,
-        base,
-        pid,
-        data: data.to_path_buf(),
+    Server { child, base, pid }
+}
+
+/// A server on a fresh temporary data folder, with a keep-alive client and the
+/// director's access token. Fields drop in order: the server stops before its folder goes.
+pub struct Fresh {
+    pub server: Server,
+    pub client: reqwest::Client,
+    pub director: String,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn fresh_server(extra: &[(&str, &str)]) -> Fresh {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path(), extra);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let (_, director) = account(&client, &server.base, DIRECTOR).await;
+    Fresh {
+        server,
+        client,
+        director,
+        _dir: dir,
     }
 }
 

@@ -432,15 +432,3 @@ impl Handler<Revoked> for Hub {
         }
     }
 }
-
-/// The number of live connections and mentors online; for metrics and tests.
-#[derive(Message)]
-#[rtype(result = "(usize, usize)")]
-pub struct Stats;
-
-impl Handler<Stats> for Hub {
-    type Result = MessageResult<Stats>;
-    fn handle(&mut self, _: Stats, _: &mut Context<Self>) -> Self::Result {
-        MessageResult((self.clients.len(), self.mentors_online()))
-    }
-}
