@@ -72,6 +72,9 @@ pub async fn run(server: &Server, token: &str, plan: &Plan) -> Outcome {
             let mut seen = vec![false; events];
             let mut latencies = Vec::with_capacity(events);
             let mut duplicated = 0u64;
+            // One registration for the whole run, not one per frame.
+            let stopped = stop.changed();
+            tokio::pin!(stopped);
             loop {
                 tokio::select! {
                     frame = ws.next() => match frame {
@@ -90,7 +93,7 @@ pub async fn run(server: &Server, token: &str, plan: &Plan) -> Outcome {
                         Some(Ok(_)) => {}
                         _ => break,
                     },
-                    _ = stop.changed() => break,
+                    _ = &mut stopped => break,
                 }
             }
             (latencies, duplicated)

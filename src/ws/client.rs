@@ -1,18 +1,29 @@
-//! One actor per WebSocket connection: heartbeat, client messages, and writing what the
-//! Hub sends. This is the only file that knows actix-web-actors, so moving to actix-ws
-//! later touches nothing else.
+//! One WebSocket connection on actix-web: the handshake, a task that reads what the
+//! client sends (heartbeat, `ping` messages, close), and the response body that writes
+//! the connection's [`Outbox`]. This is the only file that knows how actix-web carries
+//! a WebSocket; framing and parsing are actix-http's.
+//!
+//! The writer is the response body itself: the HTTP dispatcher pulls the outbox's
+//! pre-framed bytes straight into its write buffer. There is no actor or channel per
+//! connection between the Hub and the socket, so a broadcast costs one queue push and
+//! one wake-up per client (measured in `benches/fanout.rs`).
 
-use super::hub::{ClientId, Connect, Disconnect, Hub, Outbox};
-use super::protocol::Frame;
-use super::protocol::{self, ClientMessage};
-use crate::domain::user::Roles;
-use crate::domain::{DeviceSessionId, UserId};
-use actix::prelude::*;
-use actix_web_actors::ws;
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use super::hub::{ClientId, Disconnect, Hub, CLOSE_LAGGING};
+use super::outbox::{Outbox, Refused};
+use super::protocol::{self, ClientMessage, Frame};
+use actix::Addr;
+use actix_codec::Decoder;
+use actix_http::ws::{self, CloseCode, CloseReason, Codec, OpCode};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// How often the server pings.
 pub const PING_EVERY: Duration = Duration::from_secs(10);
@@ -21,151 +32,144 @@ pub const SILENCE_LIMIT: Duration = Duration::from_secs(30);
 /// Client frames larger than this are refused (1009).
 pub const MAX_CLIENT_FRAME: usize = 4 * 1024;
 
-pub struct ClientActor {
+/// Checks that `req` asks for a WebSocket we can speak, before anything is set up.
+pub fn verify(req: &HttpRequest) -> Result<(), ws::HandshakeError> {
+    ws::verify_handshake(req.head())
+}
+
+/// Answers a verified upgrade request: 101, then the outbox as the body, while a local
+/// task reads the client's frames from `payload`. `id` is the Hub's name for the client.
+pub fn start(req: &HttpRequest, payload: web::Payload, hub: Addr<Hub>, id: ClientId, outbox: Outbox) -> HttpResponse {
+    let key = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_KEY)
+        .map(|key| ws::hash_key(key.as_bytes()))
+        .unwrap_or_default();
+    actix_web::rt::spawn(read(payload, outbox.clone()));
+    HttpResponse::build(StatusCode::SWITCHING_PROTOCOLS)
+        .upgrade("websocket")
+        .insert_header((
+            header::SEC_WEBSOCKET_ACCEPT,
+            HeaderValue::from_bytes(&key).expect("base64 is a valid header value"),
+        ))
+        .streaming(Outgoing { outbox, hub, id })
+}
+
+/// The response body: the outbox's frames, then the end of the connection. Dropped when
+/// the connection ends for any reason, which is when the Hub forgets the client.
+struct Outgoing {
+    outbox: Outbox,
     hub: Addr<Hub>,
-    user: UserId,
-    roles: Roles,
-    device: DeviceSessionId,
-    since: Option<u64>,
-    id: Option<ClientId>,
-    last_heard: Instant,
-    /// The outbox: the Hub fills it, this connection drains it as its socket accepts
-    /// data. Bounded, so a client that stops reading cannot grow the server's memory.
-    outbox: Option<(mpsc::Sender<Frame>, mpsc::Receiver<Frame>)>,
-    close_code: Arc<AtomicU16>,
+    id: ClientId,
 }
 
-impl ClientActor {
-    pub fn new(
-        hub: Addr<Hub>,
-        user: UserId,
-        roles: Roles,
-        device: DeviceSessionId,
-        since: Option<u64>,
-        outbox_limit: usize,
-    ) -> Self {
-        ClientActor {
-            hub,
-            user,
-            roles,
-            device,
-            since,
-            id: None,
-            last_heard: Instant::now(),
-            outbox: Some(mpsc::channel(outbox_limit)),
-            close_code: Arc::new(AtomicU16::new(0)),
-        }
-    }
+impl futures_util::Stream for Outgoing {
+    type Item = Result<Bytes, Infallible>;
 
-    fn close(&self, ctx: &mut ws::WebsocketContext<Self>, code: ws::CloseCode, reason: &str) {
-        ctx.close(Some(ws::CloseReason {
-            code,
-            description: Some(reason.to_string()),
-        }));
-        ctx.stop();
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.outbox.poll_next(cx).map(|next| next.map(Ok))
     }
 }
 
-impl Actor for ClientActor {
-    type Context = ws::WebsocketContext<Self>;
+impl Drop for Outgoing {
+    fn drop(&mut self) {
+        self.outbox.gone();
+        self.hub.do_send(Disconnect(self.id));
+    }
+}
 
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(PING_EVERY, |act, ctx| {
-            if act.last_heard.elapsed() > SILENCE_LIMIT {
-                act.close(ctx, ws::CloseCode::Away, "silent for too long");
-            } else {
-                ctx.ping(b"");
+fn close_with(code: CloseCode, description: &str) -> Option<Option<CloseReason>> {
+    Some(Some(CloseReason {
+        code,
+        description: Some(description.to_string()),
+    }))
+}
+
+/// Reads the client's frames until the connection or the outbox ends, pinging every
+/// [`PING_EVERY`] and closing a client silent for [`SILENCE_LIMIT`]. Replies go through
+/// the outbox, behind what is already queued, and count toward its limit.
+async fn read(mut payload: web::Payload, outbox: Outbox) {
+    let mut codec = Codec::new().max_size(MAX_CLIENT_FRAME);
+    let mut buffer = BytesMut::new();
+    let mut heartbeat = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+    let mut last_heard = Instant::now();
+    loop {
+        loop {
+            match codec.decode(&mut buffer) {
+                Ok(Some(frame)) => {
+                    last_heard = Instant::now();
+                    if !answer(frame, &outbox) {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(ws::ProtocolError::Overflow) => {
+                    outbox.close(close_with(CloseCode::Size, "frames are limited to 4 KiB"));
+                    return;
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "websocket protocol error");
+                    outbox.close(None);
+                    return;
+                }
             }
-        });
-        let (frames, mut queued) = self.outbox.take().expect("started once");
-        ctx.add_stream(futures_util::stream::poll_fn(move |cx| queued.poll_recv(cx)));
-        let connect = Connect {
-            user: self.user,
-            roles: self.roles,
-            device: self.device,
-            since: self.since,
-            outbox: Outbox {
-                frames,
-                close_code: self.close_code.clone(),
+        }
+        tokio::select! {
+            chunk = payload.next() => match chunk {
+                Some(Ok(bytes)) => buffer.extend_from_slice(&bytes),
+                _ => {
+                    outbox.close(None);
+                    return;
+                }
             },
-        };
-        self.hub
-            .send(connect)
-            .into_actor(self)
-            .map(|id, act, ctx| match id {
-                Ok(id) => act.id = Some(id),
-                Err(_) => ctx.stop(),
-            })
-            .wait(ctx);
-    }
-
-    fn stopped(&mut self, _: &mut Self::Context) {
-        if let Some(id) = self.id {
-            self.hub.do_send(Disconnect(id));
-        }
-    }
-}
-
-/// Frames from the outbox, written in order.
-impl StreamHandler<Frame> for ClientActor {
-    fn handle(&mut self, frame: Frame, ctx: &mut Self::Context) {
-        ctx.text(frame);
-    }
-
-    /// The Hub let go of this client: close with the code it chose, after everything
-    /// that was queued has been written.
-    fn finished(&mut self, ctx: &mut Self::Context) {
-        match self.close_code.load(Ordering::Acquire) {
-            0 => ctx.stop(),
-            4008 => self.close(ctx, ws::CloseCode::Other(4008), "lagging: reconnect with since"),
-            code => self.close(
-                ctx,
-                ws::CloseCode::Other(code),
-                "session revoked or roles changed",
-            ),
-        }
-    }
-}
-
-impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for ClientActor {
-    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
-        self.last_heard = Instant::now();
-        match msg {
-            Ok(ws::Message::Ping(bytes)) => ctx.pong(&bytes),
-            Ok(ws::Message::Pong(_)) => {}
-            Ok(ws::Message::Text(text)) => match protocol::parse_client(&text) {
-                Ok(ClientMessage::Ping) => ctx.text(protocol::pong()),
-                Err(error) => ctx.text(error),
-            },
-            Ok(ws::Message::Binary(_)) => {
-                ctx.text(protocol::error(
-                    "unsupported",
-                    "Binary messages are not supported.",
-                ));
-            }
-            Ok(ws::Message::Close(_)) => {
-                ctx.close(None);
-                ctx.stop();
-            }
-            Ok(ws::Message::Continuation(_)) | Ok(ws::Message::Nop) => {}
-            Err(ws::ProtocolError::Overflow) => {
-                self.close(ctx, ws::CloseCode::Size, "frames are limited to 4 KiB");
-            }
-            Err(error) => {
-                tracing::debug!(%error, "websocket protocol error");
-                ctx.stop();
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > SILENCE_LIMIT {
+                    outbox.close(close_with(CloseCode::Away, "silent for too long"));
+                    return;
+                }
+                if !reply(&outbox, &Frame::control(OpCode::Ping, b"")) {
+                    return;
+                }
             }
         }
     }
 }
 
-/// Starts the actor for an upgraded request.
-pub fn start(
-    actor: ClientActor,
-    req: &actix_web::HttpRequest,
-    stream: actix_web::web::Payload,
-) -> Result<actix_web::HttpResponse, actix_web::Error> {
-    ws::WsResponseBuilder::new(actor, req, stream)
-        .codec(actix_http::ws::Codec::new().max_size(MAX_CLIENT_FRAME))
-        .start()
+/// Answers one client frame; false once the connection is ending.
+fn answer(frame: ws::Frame, outbox: &Outbox) -> bool {
+    let frame = match frame {
+        ws::Frame::Ping(bytes) => Frame::control(OpCode::Pong, &bytes),
+        ws::Frame::Pong(_) | ws::Frame::Continuation(_) => return true,
+        ws::Frame::Text(bytes) => match std::str::from_utf8(&bytes).map(protocol::parse_client) {
+            Ok(Ok(ClientMessage::Ping)) => protocol::pong(),
+            Ok(Err(error)) => error,
+            Err(_) => protocol::error("invalid_json", "The message is not valid UTF-8 JSON."),
+        },
+        ws::Frame::Binary(_) => protocol::error("unsupported", "Binary messages are not supported."),
+        ws::Frame::Close(reason) => {
+            // Echo the client's code, as RFC 6455 §5.5.1 asks.
+            outbox.close(Some(reason.map(|r| CloseReason {
+                code: r.code,
+                description: None,
+            })));
+            return false;
+        }
+    };
+    reply(outbox, &frame)
+}
+
+/// Queues a frame of the connection's own; a client that sends faster than it reads is
+/// closed as lagging, like one that does not read the Hub's frames. False once ending.
+fn reply(outbox: &Outbox, frame: &Frame) -> bool {
+    match outbox.push(frame) {
+        Ok(()) => true,
+        Err(Refused::Full) => {
+            outbox.close(close_with(
+                CloseCode::Other(CLOSE_LAGGING),
+                "lagging: reconnect with since",
+            ));
+            false
+        }
+        Err(Refused::Ended) => false,
+    }
 }

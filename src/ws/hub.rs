@@ -6,11 +6,12 @@
 //! after it follow without a gap or a repeat. The Hub handles one message at a time, so
 //! registering a client and replaying its missed events cannot interleave with a push.
 //!
-//! Each event is serialised once; the same bytes go to every client allowed to see it.
-//! Each client has a bounded outbox (a channel its connection drains as its socket
-//! accepts data). A client that stops reading fills it; the next frame finds it full,
-//! and the client is dropped and told 4008 after what was already queued.
+//! Each event is serialised and framed once; the same bytes go to every client allowed
+//! to see it. Each client has a bounded [`Outbox`] that its connection drains as its
+//! socket accepts data. A client that stops reading fills it; the next frame finds it
+//! full, and the client is dropped and told 4008 after what was already queued.
 
+use super::outbox::{Outbox, Refused};
 use super::protocol::{self, Frame, Snapshot};
 use crate::actors::queue::{QueueActor, QueueSummary, SetMentorsOnline, SETTINGS};
 use crate::actors::users::Revoked;
@@ -24,10 +25,9 @@ use crate::domain::user::{Role, Roles};
 use crate::domain::{DeviceSessionId, SessionId, TicketId, UserId};
 use crate::store::{Store, StoreError};
 use actix::prelude::*;
+use actix_http::ws::{CloseCode, CloseReason};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 /// How many closed or cancelled tickets a snapshot carries.
 pub const SNAPSHOT_ENDED: usize = 50;
@@ -39,14 +39,6 @@ pub const CLOSE_REVOKED: u16 = 4001;
 pub const CLOSE_LAGGING: u16 = 4008;
 
 pub type ClientId = u64;
-
-/// A client's outbox and how its connection should close when the Hub lets go of it.
-pub struct Outbox {
-    pub frames: mpsc::Sender<Frame>,
-    /// Set by the Hub before it drops `frames`: the close code the connection sends
-    /// once it has written what was queued (0: the client went away by itself).
-    pub close_code: Arc<AtomicU16>,
-}
 
 struct Client {
     user: UserId,
@@ -144,24 +136,50 @@ impl Hub {
     }
 
     /// Queues one frame, or drops the client if its outbox is full (it stopped reading).
-    fn send(&mut self, id: ClientId, frame: Frame) {
+    fn send(&mut self, id: ClientId, frame: &Frame) {
         let Some(client) = self.clients.get(&id) else {
             return;
         };
-        match client.outbox.frames.try_send(frame) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::info!(client = id, user = %client.user, "closing a lagging client");
-                self.drop_client(id, Some(CLOSE_LAGGING));
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => self.drop_client(id, None),
+        if let Err(refused) = client.outbox.push(frame) {
+            self.refused(id, refused);
         }
     }
 
-    fn send_to_user(&mut self, user: UserId, frame: &Frame) {
-        let ids: Vec<ClientId> = self.by_user.get(&user).into_iter().flatten().copied().collect();
-        for id in ids {
-            self.send(id, frame.clone());
+    fn refused(&mut self, id: ClientId, refused: Refused) {
+        match refused {
+            Refused::Full => {
+                if let Some(client) = self.clients.get(&id) {
+                    tracing::info!(client = id, user = %client.user, "closing a lagging client");
+                }
+                self.drop_client(id, Some(CLOSE_LAGGING));
+            }
+            Refused::Ended => self.drop_client(id, None),
+        }
+    }
+
+    /// Queues `frame` for every client `audience` includes.
+    fn broadcast(&mut self, audience: &Audience, frame: &Frame) {
+        let mut refusals = Vec::new();
+        match audience {
+            Audience::Users(users) => {
+                for id in users.iter().flat_map(|u| self.by_user.get(u).into_iter().flatten()) {
+                    if let Some(Err(refused)) = self.clients.get(id).map(|c| c.outbox.push(frame)) {
+                        refusals.push((*id, refused));
+                    }
+                }
+            }
+            _ => {
+                for (id, client) in &self.clients {
+                    if client.may_see(audience) {
+                        if let Err(refused) = client.outbox.push(frame) {
+                            refusals.push((*id, refused));
+                        }
+                    }
+                }
+            }
+        }
+        for (id, refused) in refusals {
+            self.refused(id, refused);
         }
     }
 
@@ -177,10 +195,18 @@ impl Hub {
                 self.by_user.remove(&client.user);
             }
         }
+        // With a code, the connection closes once it has written what was queued;
+        // without, the connection already ended.
         if let Some(code) = close {
-            client.outbox.close_code.store(code, Ordering::Release);
+            let description = match code {
+                CLOSE_LAGGING => "lagging: reconnect with since",
+                _ => "session revoked or roles changed",
+            };
+            client.outbox.close(Some(Some(CloseReason {
+                code: CloseCode::Other(code),
+                description: Some(description.to_string()),
+            })));
         }
-        drop(client.outbox);
         if client.roles.has(Role::Mentor) {
             let count = self.mentors.get_mut(&client.user).map(|c| {
                 *c -= 1;
@@ -196,11 +222,7 @@ impl Hub {
     fn presence_changed(&mut self) {
         let n = self.mentors_online();
         self.queue.do_send(SetMentorsOnline(n));
-        let frame = protocol::presence(n);
-        let ids: Vec<ClientId> = self.clients.keys().copied().collect();
-        for id in ids {
-            self.send(id, frame.clone());
-        }
+        self.broadcast(&Audience::Everyone, &protocol::presence(n));
         self.refresh_positions();
     }
 
@@ -213,7 +235,10 @@ impl Hub {
             if self.positions.get(&id) != Some(&(position, wait)) {
                 self.positions.insert(id, (position, wait));
                 if self.by_user.contains_key(&owner) {
-                    self.send_to_user(owner, &protocol::position(id, position, wait));
+                    self.broadcast(
+                        &Audience::Users(vec![owner]),
+                        &protocol::position(id, position, wait),
+                    );
                 }
             }
         }
@@ -289,21 +314,21 @@ impl Hub {
             }
         }
         for frame in frames {
-            self.send(id, frame);
+            self.send(id, &frame);
         }
         Ok(())
     }
 
     /// The ephemeral facts sent after every snapshot or resume.
     fn send_ephemera(&mut self, id: ClientId, user: UserId) {
-        self.send(id, protocol::presence(self.mentors_online()));
+        self.send(id, &protocol::presence(self.mentors_online()));
         let mine: Vec<(TicketId, usize, Option<f64>)> = self
             .board
             .owned_by(user)
             .filter_map(|t| self.positions.get(&t.id).map(|(p, w)| (t.id, *p, *w)))
             .collect();
         for (ticket, position, wait) in mine {
-            self.send(id, protocol::position(ticket, position, wait));
+            self.send(id, &protocol::position(ticket, position, wait));
         }
     }
 }
@@ -325,24 +350,7 @@ impl Handler<Publish> for Hub {
     fn handle(&mut self, msg: Publish, _: &mut Context<Self>) {
         for event in msg.0 {
             self.apply(&event);
-            let audience = event.body.audience();
-            let frame = protocol::event(&event);
-            let targets: Vec<ClientId> = match &audience {
-                Audience::Users(users) => users
-                    .iter()
-                    .flat_map(|u| self.by_user.get(u).into_iter().flatten())
-                    .copied()
-                    .collect(),
-                _ => self
-                    .clients
-                    .iter()
-                    .filter(|(_, c)| c.may_see(&audience))
-                    .map(|(id, _)| *id)
-                    .collect(),
-            };
-            for id in targets {
-                self.send(id, frame.clone());
-            }
+            self.broadcast(&event.body.audience(), &protocol::event(&event));
         }
         self.refresh_positions();
     }
@@ -384,13 +392,13 @@ impl Handler<Connect> for Hub {
         }
         match msg.since {
             Some(since) if self.can_resume(since) => {
-                self.send(id, protocol::resume(since + 1, self.last_seq));
+                self.send(id, &protocol::resume(since + 1, self.last_seq));
                 if let Err(error) = self.replay(id, since) {
                     tracing::error!(%error, "could not replay events; sending a snapshot instead");
-                    self.send(id, self.snapshot(msg.user, msg.roles));
+                    self.send(id, &self.snapshot(msg.user, msg.roles));
                 }
             }
-            _ => self.send(id, self.snapshot(msg.user, msg.roles)),
+            _ => self.send(id, &self.snapshot(msg.user, msg.roles)),
         }
         if presence_changed {
             self.presence_changed();

@@ -1,4 +1,4 @@
-//! Real time: `GET /ws`, the Hub and the per-connection actors.
+//! Real time: `GET /ws`, the Hub and the connections.
 //!
 //! Architecture Invariant: like `http`, this is transport. It knows JSON and close
 //! codes; it changes no state. The Hub's projection is derived from durable events
@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod hub;
+pub mod outbox;
 pub mod protocol;
 
 use crate::http::error::ApiError;
@@ -21,7 +22,8 @@ pub struct WsQuery {
 }
 
 /// `GET /ws?access_token=…[&since=N]`: authenticates before the upgrade (401 JSON if
-/// the token is missing or invalid), then hands the connection to a `ClientActor`.
+/// the token is missing or invalid), registers the client with the Hub, and answers
+/// with the upgraded connection.
 pub async fn connect(
     req: HttpRequest,
     stream: web::Payload,
@@ -38,13 +40,18 @@ pub async fn connect(
                 .map_err(|_| ApiError::validation("since", "must be a non-negative integer"))?,
         ),
     };
-    let actor = client::ClientActor::new(
-        state.hub.clone(),
-        caller.user.id,
-        caller.user.roles,
-        caller.session,
-        since,
-        state.config.realtime.outbox_limit,
-    );
-    client::start(actor, &req, stream)
+    client::verify(&req)?;
+    let outbox = outbox::Outbox::new(state.config.realtime.outbox_limit);
+    let id = state
+        .hub
+        .send(hub::Connect {
+            user: caller.user.id,
+            roles: caller.user.roles,
+            device: caller.session,
+            since,
+            outbox: outbox.clone(),
+        })
+        .await
+        .map_err(ApiError::from)?;
+    Ok(client::start(&req, stream, state.hub.clone(), id, outbox))
 }

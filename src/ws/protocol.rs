@@ -1,5 +1,6 @@
 //! The WebSocket wire format (API.md "WebSocket"): every server→client message as JSON.
-//! Built once per message and shared by every recipient as a reference-counted string.
+//! Each message is serialised and framed once; every recipient's connection writes the
+//! same reference-counted bytes.
 
 use crate::actors::queue::QueueSummary;
 use crate::domain::board::TicketView;
@@ -9,14 +10,53 @@ use crate::domain::schedule::Session;
 use crate::domain::TicketId;
 use crate::http::scheduling::{ChunkJson, SessionJson};
 use crate::http::views::{AnnouncementJson, FeedbackJson, QueueJson, TicketJson};
-use bytestring::ByteString;
+use actix_http::ws::{CloseReason, OpCode, Parser};
+use bytes::{Bytes, BytesMut};
 use serde_json::{json, Value};
 
-/// One text frame, cheap to clone.
-pub type Frame = ByteString;
+/// One complete WebSocket frame as it goes on the wire (server frames are not masked,
+/// so the bytes are the same for every recipient). Cloning shares them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame(Bytes);
+
+impl Frame {
+    /// A text frame carrying `text`.
+    pub fn text(text: &str) -> Frame {
+        Frame::control(OpCode::Text, text.as_bytes())
+    }
+
+    /// A frame of any opcode (ping, pong, text) with `payload`.
+    pub fn control(op: OpCode, payload: &[u8]) -> Frame {
+        let mut wire = BytesMut::with_capacity(payload.len() + 10);
+        Parser::write_message(&mut wire, payload, op, true, false);
+        Frame(wire.freeze())
+    }
+
+    /// A close frame, with a code and reason or (`None`) empty.
+    pub fn close(reason: Option<CloseReason>) -> Frame {
+        let mut wire = BytesMut::new();
+        Parser::write_close(&mut wire, reason, false);
+        Frame(wire.freeze())
+    }
+
+    /// The bytes to write.
+    pub fn wire(&self) -> &Bytes {
+        &self.0
+    }
+
+    /// The payload (after the 2-, 4- or 10-byte header), as text.
+    pub fn payload(&self) -> &str {
+        let header = match self.0[1] & 0x7f {
+            126 => 4,
+            127 => 10,
+            _ => 2,
+        };
+        std::str::from_utf8(&self.0[header..]).unwrap_or("")
+    }
+}
 
 fn frame(value: Value) -> Frame {
-    ByteString::from(value.to_string())
+    Frame::text(&value.to_string())
 }
 
 fn value(view: impl serde::Serialize) -> Value {
@@ -120,9 +160,21 @@ mod tests {
     fn client_messages_are_parsed_or_answered_with_an_error() {
         assert_eq!(parse_client(r#"{"type":"ping"}"#), Ok(ClientMessage::Ping));
         let garbage = parse_client("{nope").unwrap_err();
-        assert!(garbage.contains("invalid_json"));
+        assert!(garbage.payload().contains("invalid_json"));
         let unknown = parse_client(r#"{"type":"dance"}"#).unwrap_err();
-        assert!(unknown.contains("unknown_type"));
-        assert!(parse_client("[]").unwrap_err().contains("validation_failed"));
+        assert!(unknown.payload().contains("unknown_type"));
+        assert!(parse_client("[]").unwrap_err().payload().contains("validation_failed"));
+    }
+
+    #[test]
+    fn frames_carry_their_payload_after_a_header_sized_to_it() {
+        for size in [0, 125, 126, 65_535, 65_536] {
+            let text = "x".repeat(size);
+            let frame = Frame::text(&text);
+            assert_eq!(frame.wire()[0], 0x81, "FIN + text");
+            assert_eq!(frame.payload(), text);
+            let header = if size < 126 { 2 } else if size <= 65_535 { 4 } else { 10 };
+            assert_eq!(frame.wire().len(), header + size);
+        }
     }
 }

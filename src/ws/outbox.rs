@@ -1,0 +1,206 @@
+//! A connection's outbox: the frames queued for one client that its socket has not yet
+//! taken, shared by the Hub (which fills it) and the connection (which drains it).
+//!
+//! It is bounded: a client that stops reading fills it, the next push is refused, and
+//! the Hub lets the client go. Pushing is a short lock, a reference-count increment and,
+//! only when the connection is idle, one wake-up; that is the whole per-client cost of
+//! a broadcast, which is why this is not a general-purpose channel.
+
+use super::protocol::Frame;
+use actix_http::ws::CloseReason;
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+/// Why a frame was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The client has `limit` frames unwritten: it is not keeping up.
+    Full,
+    /// The connection is closing or gone.
+    Ended,
+}
+
+#[derive(Clone)]
+pub struct Outbox(Arc<Mutex<Queue>>);
+
+struct Queue {
+    frames: VecDeque<Bytes>,
+    limit: usize,
+    /// The connection's writer, parked until there is something to write.
+    waker: Option<Waker>,
+    end: End,
+}
+
+enum End {
+    Open,
+    /// Write what is queued, then this close frame (if any), then end.
+    Closing(Option<Frame>),
+    /// Nothing more will be written.
+    Done,
+}
+
+impl Outbox {
+    pub fn new(limit: usize) -> Outbox {
+        Outbox(Arc::new(Mutex::new(Queue {
+            frames: VecDeque::new(),
+            limit: limit.max(1),
+            waker: None,
+            end: End::Open,
+        })))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // The lock is held only for queue operations that cannot panic halfway.
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues `frame` after the ones already queued.
+    pub fn push(&self, frame: &Frame) -> Result<(), Refused> {
+        let waker = {
+            let mut queue = self.lock();
+            if !matches!(queue.end, End::Open) {
+                return Err(Refused::Ended);
+            }
+            if queue.frames.len() >= queue.limit {
+                return Err(Refused::Full);
+            }
+            queue.frames.push_back(frame.wire().clone());
+            queue.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Ends the connection once what is queued has been written, with a close frame
+    /// carrying `reason` (`Some(None)`: an empty close frame) or, with `None`, none at
+    /// all. Later pushes are refused; the first ending wins.
+    pub fn close(&self, reason: Option<Option<CloseReason>>) {
+        let waker = {
+            let mut queue = self.lock();
+            if !matches!(queue.end, End::Open) {
+                return;
+            }
+            queue.end = End::Closing(reason.map(Frame::close));
+            queue.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// The connection is gone: free what was queued and refuse the rest.
+    pub fn gone(&self) {
+        let mut queue = self.lock();
+        queue.end = End::Done;
+        queue.frames = VecDeque::new();
+        queue.waker = None;
+    }
+
+    /// For the connection's writer: the next bytes to write, `None` at the end, or
+    /// pending (woken by the next push or close).
+    pub fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let mut queue = self.lock();
+        if let Some(frame) = queue.frames.pop_front() {
+            return Poll::Ready(Some(frame));
+        }
+        match std::mem::replace(&mut queue.end, End::Done) {
+            End::Open => {
+                queue.end = End::Open;
+                if !queue.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    queue.waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+            End::Closing(Some(close)) => Poll::Ready(Some(close.wire().clone())),
+            End::Closing(None) | End::Done => Poll::Ready(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_http::ws::CloseCode;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    #[derive(Default)]
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn drain(outbox: &Outbox, waker: &Arc<CountingWaker>) -> (Vec<Bytes>, bool) {
+        let waker = Waker::from(waker.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut out = Vec::new();
+        loop {
+            match outbox.poll_next(&mut cx) {
+                Poll::Ready(Some(bytes)) => out.push(bytes),
+                Poll::Ready(None) => return (out, true),
+                Poll::Pending => return (out, false),
+            }
+        }
+    }
+
+    #[test]
+    fn frames_come_out_in_order_and_a_parked_writer_is_woken_once() {
+        let outbox = Outbox::new(10);
+        let waker = Arc::new(CountingWaker::default());
+        assert_eq!(drain(&outbox, &waker), (vec![], false));
+        outbox.push(&Frame::text("a")).unwrap();
+        outbox.push(&Frame::text("b")).unwrap();
+        assert_eq!(waker.0.load(Ordering::SeqCst), 1, "one wake for a burst");
+        let (frames, ended) = drain(&outbox, &waker);
+        assert_eq!(frames, vec![Frame::text("a").wire().clone(), Frame::text("b").wire().clone()]);
+        assert!(!ended);
+    }
+
+    #[test]
+    fn a_full_outbox_refuses_and_keeps_what_it_has() {
+        let outbox = Outbox::new(2);
+        outbox.push(&Frame::text("a")).unwrap();
+        outbox.push(&Frame::text("b")).unwrap();
+        assert_eq!(outbox.push(&Frame::text("c")), Err(Refused::Full));
+        let (frames, _) = drain(&outbox, &Arc::default());
+        assert_eq!(frames.len(), 2);
+        outbox.push(&Frame::text("c")).unwrap();
+    }
+
+    #[test]
+    fn closing_writes_the_queue_then_the_close_frame_then_ends() {
+        let outbox = Outbox::new(10);
+        outbox.push(&Frame::text("a")).unwrap();
+        let reason = CloseReason {
+            code: CloseCode::Other(4008),
+            description: Some("lagging".into()),
+        };
+        outbox.close(Some(Some(reason.clone())));
+        outbox.close(Some(None));
+        assert_eq!(outbox.push(&Frame::text("b")), Err(Refused::Ended));
+        let (frames, ended) = drain(&outbox, &Arc::default());
+        assert_eq!(frames, vec![Frame::text("a").wire().clone(), Frame::close(Some(reason)).wire().clone()]);
+        assert!(ended);
+    }
+
+    #[test]
+    fn ending_without_a_close_frame_and_going_away_free_the_queue() {
+        let outbox = Outbox::new(10);
+        outbox.push(&Frame::text("a")).unwrap();
+        outbox.close(None);
+        assert_eq!(drain(&outbox, &Arc::default()), (vec![Frame::text("a").wire().clone()], true));
+
+        let outbox = Outbox::new(10);
+        outbox.push(&Frame::text("a")).unwrap();
+        outbox.gone();
+        assert_eq!(outbox.push(&Frame::text("b")), Err(Refused::Ended));
+        assert_eq!(drain(&outbox, &Arc::default()), (vec![], true));
+    }
+}
