@@ -129,6 +129,9 @@ impl Application {
                 }
             }
         })
+        // actix-http leaves Nagle's algorithm on unless told: a frame written while the
+        // previous one is unacknowledged would wait for the client's delayed ACK.
+        .tcp_nodelay(true)
         .listen(listener)?
         // Signals are the caller's business (see `main`): it installs its handlers
         // before announcing the address, so no signal can arrive unhandled.
