@@ -7,10 +7,11 @@ mod common;
 
 use common::*;
 
-#[tokio::main]
-async fn main() {
-    raise_fd_limit();
-    pin_client();
+fn main() {
+    client_runtime().block_on(run());
+}
+
+async fn run() {
     let sizes = env_list("MENTORQ_BENCH_SIZES", "1000,5000,10000");
     println!("fanout: {} | runs per size: {}", machine(), runs());
     println!(

@@ -53,12 +53,10 @@ fn main() {
     if let Some(n) = std::env::args().skip_while(|a| a != "--serve-floor").nth(1) {
         return serve(n.parse().unwrap());
     }
-    tokio::runtime::Runtime::new().unwrap().block_on(measure());
+    client_runtime().block_on(measure());
 }
 
 async fn measure() {
-    raise_fd_limit();
-    pin_client();
     let sizes = env_list("MENTORQ_BENCH_SIZES", "1000,5000,10000");
     println!(
         "fanout_floor: {} | raw loopback TCP, {MESSAGE}-byte messages",
@@ -72,7 +70,7 @@ async fn measure() {
         let mut p99s = Vec::new();
         for run in 1..=runs() {
             let exe = std::env::current_exe().unwrap();
-            let mut child = std::process::Command::new(exe)
+            let mut child = server_command(exe)
                 .args(["--serve-floor", &n.to_string()])
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())

@@ -8,10 +8,11 @@ mod common;
 use common::*;
 use futures_util::StreamExt;
 
-#[tokio::main]
-async fn main() {
-    raise_fd_limit();
-    pin_client();
+fn main() {
+    client_runtime().block_on(run());
+}
+
+async fn run() {
     let n: usize = env_number("MENTORQ_BENCH_CLIENTS", 10_000);
     println!("memory: {} | {n} idle clients, runs: {}", machine(), runs());
     println!(

@@ -46,10 +46,11 @@ async fn hammer(
     )
 }
 
-#[tokio::main]
-async fn main() {
-    raise_fd_limit();
-    pin_client();
+fn main() {
+    client_runtime().block_on(run());
+}
+
+async fn run() {
     let seconds: u64 = env_number("MENTORQ_BENCH_SECONDS", 5);
     let concurrency = 32;
     println!(

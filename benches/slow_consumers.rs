@@ -8,10 +8,11 @@ mod common;
 
 use common::*;
 
-#[tokio::main]
-async fn main() {
-    raise_fd_limit();
-    pin_client();
+fn main() {
+    client_runtime().block_on(run());
+}
+
+async fn run() {
     let events: usize = env_number("MENTORQ_BENCH_EVENTS", 1200);
     println!(
         "slow_consumers: {} | 1000 clients of which 10 stalled (and a control with none), {events} ticket edits, runs: {}",

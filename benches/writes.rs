@@ -10,10 +10,11 @@ use common::*;
 use serde_json::json;
 use std::time::Instant;
 
-#[tokio::main]
-async fn main() {
-    raise_fd_limit();
-    pin_client();
+fn main() {
+    client_runtime().block_on(run());
+}
+
+async fn run() {
     let seconds: u64 = env_number("MENTORQ_BENCH_SECONDS", 5);
     println!(
         "writes: {} | {seconds} s per run, runs per level: {}",

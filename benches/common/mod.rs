@@ -80,13 +80,37 @@ pub async fn fresh_server(extra: &[(&str, &str)]) -> Fresh {
     }
 }
 
-/// Pins this (client) process if asked to.
-pub fn pin_client() {
+/// Pins this (client) process if asked to. Only threads started afterwards inherit
+/// the pinning, so this runs before any runtime exists (see [`client_runtime`]).
+fn pin_client() {
     if let Ok(cpus) = std::env::var("MENTORQ_BENCH_CLIENT_CPUS") {
         let _ = Command::new("taskset")
             .args(["-p", "-c", &cpus, &std::process::id().to_string()])
             .stdout(Stdio::null())
             .status();
+    }
+}
+
+/// The bench client's runtime: the open-file limit raised, pinned if asked to, and one
+/// worker thread per core it may use.
+pub fn client_runtime() -> tokio::runtime::Runtime {
+    raise_fd_limit();
+    pin_client();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// A command for a server process, pinned with `taskset` if asked to.
+pub fn server_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    match std::env::var("MENTORQ_BENCH_SERVER_CPUS") {
+        Ok(cpus) => {
+            let mut command = Command::new("taskset");
+            command.arg("-c").arg(cpus).arg(program);
+            command
+        }
+        Err(_) => Command::new(program),
     }
 }
 
