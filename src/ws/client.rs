@@ -39,7 +39,13 @@ pub fn verify(req: &HttpRequest) -> Result<(), ws::HandshakeError> {
 
 /// Answers a verified upgrade request: 101, then the outbox as the body, while a local
 /// task reads the client's frames from `payload`. `id` is the Hub's name for the client.
-pub fn start(req: &HttpRequest, payload: web::Payload, hub: Addr<Hub>, id: ClientId, outbox: Outbox) -> HttpResponse {
+pub fn start(
+    req: &HttpRequest,
+    payload: web::Payload,
+    hub: Addr<Hub>,
+    id: ClientId,
+    outbox: Outbox,
+) -> HttpResponse {
     let key = req
         .headers()
         .get(header::SEC_WEBSOCKET_KEY)

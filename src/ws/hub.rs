@@ -162,7 +162,10 @@ impl Hub {
         let mut refusals = Vec::new();
         match audience {
             Audience::Users(users) => {
-                for id in users.iter().flat_map(|u| self.by_user.get(u).into_iter().flatten()) {
+                for id in users
+                    .iter()
+                    .flat_map(|u| self.by_user.get(u).into_iter().flatten())
+                {
                     if let Some(Err(refused)) = self.clients.get(id).map(|c| c.outbox.push(frame)) {
                         refusals.push((*id, refused));
                     }

@@ -159,7 +159,10 @@ mod tests {
         outbox.push(&Frame::text("b")).unwrap();
         assert_eq!(waker.0.load(Ordering::SeqCst), 1, "one wake for a burst");
         let (frames, ended) = drain(&outbox, &waker);
-        assert_eq!(frames, vec![Frame::text("a").wire().clone(), Frame::text("b").wire().clone()]);
+        assert_eq!(
+            frames,
+            vec![Frame::text("a").wire().clone(), Frame::text("b").wire().clone()]
+        );
         assert!(!ended);
     }
 
@@ -186,7 +189,13 @@ mod tests {
         outbox.close(Some(None));
         assert_eq!(outbox.push(&Frame::text("b")), Err(Refused::Ended));
         let (frames, ended) = drain(&outbox, &Arc::default());
-        assert_eq!(frames, vec![Frame::text("a").wire().clone(), Frame::close(Some(reason)).wire().clone()]);
+        assert_eq!(
+            frames,
+            vec![
+                Frame::text("a").wire().clone(),
+                Frame::close(Some(reason)).wire().clone()
+            ]
+        );
         assert!(ended);
     }
 
@@ -195,7 +204,10 @@ mod tests {
         let outbox = Outbox::new(10);
         outbox.push(&Frame::text("a")).unwrap();
         outbox.close(None);
-        assert_eq!(drain(&outbox, &Arc::default()), (vec![Frame::text("a").wire().clone()], true));
+        assert_eq!(
+            drain(&outbox, &Arc::default()),
+            (vec![Frame::text("a").wire().clone()], true)
+        );
 
         let outbox = Outbox::new(10);
         outbox.push(&Frame::text("a")).unwrap();

@@ -163,7 +163,10 @@ mod tests {
         assert!(garbage.payload().contains("invalid_json"));
         let unknown = parse_client(r#"{"type":"dance"}"#).unwrap_err();
         assert!(unknown.payload().contains("unknown_type"));
-        assert!(parse_client("[]").unwrap_err().payload().contains("validation_failed"));
+        assert!(parse_client("[]")
+            .unwrap_err()
+            .payload()
+            .contains("validation_failed"));
     }
 
     #[test]
@@ -173,7 +176,13 @@ mod tests {
             let frame = Frame::text(&text);
             assert_eq!(frame.wire()[0], 0x81, "FIN + text");
             assert_eq!(frame.payload(), text);
-            let header = if size < 126 { 2 } else if size <= 65_535 { 4 } else { 10 };
+            let header = if size < 126 {
+                2
+            } else if size <= 65_535 {
+                4
+            } else {
+                10
+            };
             assert_eq!(frame.wire().len(), header + size);
         }
     }
