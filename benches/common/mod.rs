@@ -140,7 +140,20 @@ pub fn rss_kib(pid: u32) -> u64 {
 }
 
 pub fn machine() -> String {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    let usable = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let pinning = match (
+        std::env::var("MENTORQ_BENCH_SERVER_CPUS"),
+        std::env::var("MENTORQ_BENCH_CLIENT_CPUS"),
+    ) {
+        (Err(_), Err(_)) => "not pinned".to_string(),
+        (server, client) => format!(
+            "server on cpus {}, client on cpus {} ({usable} usable)",
+            server.as_deref().unwrap_or("any"),
+            client.as_deref().unwrap_or("any")
+        ),
+    };
+    let cores = format!("{online}, {pinning}");
     let mem = std::fs::read_to_string("/proc/meminfo")
         .unwrap_or_default()
         .lines()

@@ -40,7 +40,7 @@ pub async fn connect(
                 .map_err(|_| ApiError::validation("since", "must be a non-negative integer"))?,
         ),
     };
-    client::verify(&req)?;
+    client::verify(&req).map_err(|e| ApiError::validation("upgrade", &e.to_string()))?;
     let outbox = outbox::Outbox::new(state.config.realtime.outbox_limit);
     let id = state
         .hub
