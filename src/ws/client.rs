@@ -8,7 +8,7 @@
 //! connection between the Hub and the socket, so a broadcast costs one queue push and
 //! one wake-up per client (measured in `benches/fanout.rs`).
 
-use super::hub::{ClientId, Disconnect, Hub, CLOSE_LAGGING};
+use super::hub::{close_reason, ClientId, Disconnect, Hub, CLOSE_LAGGING};
 use super::outbox::{Outbox, Refused};
 use super::protocol::{self, ClientMessage, Frame};
 use actix::Addr;
@@ -170,10 +170,7 @@ fn reply(outbox: &Outbox, frame: &Frame) -> bool {
     match outbox.push(frame) {
         Ok(()) => true,
         Err(Refused::Full) => {
-            outbox.close(close_with(
-                CloseCode::Other(CLOSE_LAGGING),
-                "lagging: reconnect with since",
-            ));
+            outbox.close(Some(Some(close_reason(CLOSE_LAGGING))));
             false
         }
         Err(Refused::Ended) => false,

@@ -40,6 +40,18 @@ pub const CLOSE_LAGGING: u16 = 4008;
 
 pub type ClientId = u64;
 
+/// The close frame's reason for the Hub's own close codes.
+pub fn close_reason(code: u16) -> CloseReason {
+    let description = match code {
+        CLOSE_LAGGING => "lagging: reconnect with since",
+        _ => "session revoked or roles changed",
+    };
+    CloseReason {
+        code: CloseCode::Other(code),
+        description: Some(description.to_string()),
+    }
+}
+
 struct Client {
     user: UserId,
     roles: Roles,
@@ -201,14 +213,7 @@ impl Hub {
         // With a code, the connection closes once it has written what was queued;
         // without, the connection already ended.
         if let Some(code) = close {
-            let description = match code {
-                CLOSE_LAGGING => "lagging: reconnect with since",
-                _ => "session revoked or roles changed",
-            };
-            client.outbox.close(Some(Some(CloseReason {
-                code: CloseCode::Other(code),
-                description: Some(description.to_string()),
-            })));
+            client.outbox.close(Some(Some(close_reason(code))));
         }
         if client.roles.has(Role::Mentor) {
             let count = self.mentors.get_mut(&client.user).map(|c| {
