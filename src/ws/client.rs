@@ -8,7 +8,7 @@
 //! connection between the Hub and the socket, so a broadcast costs one queue push and
 //! one wake-up per client (measured in `benches/fanout.rs`).
 
-use super::hub::{close_reason, ClientId, Disconnect, Hub, CLOSE_LAGGING};
+use super::hub::{close_frame, ClientId, Disconnect, Hub, CLOSE_LAGGING};
 use super::outbox::{Outbox, Refused};
 use super::protocol::{self, ClientMessage, Frame};
 use actix::Addr;
@@ -84,11 +84,11 @@ impl Drop for Outgoing {
     }
 }
 
-fn close_with(code: CloseCode, description: &str) -> Option<Option<CloseReason>> {
-    Some(Some(CloseReason {
+fn close_with(code: CloseCode, description: &str) -> Option<Frame> {
+    Some(Frame::close(Some(CloseReason {
         code,
         description: Some(description.to_string()),
-    }))
+    })))
 }
 
 /// Reads the client's frames until the connection or the outbox ends, pinging every
@@ -154,10 +154,10 @@ fn answer(frame: ws::Frame, outbox: &Outbox) -> bool {
         ws::Frame::Binary(_) => protocol::error("unsupported", "Binary messages are not supported."),
         ws::Frame::Close(reason) => {
             // Echo the client's code, as RFC 6455 §5.5.1 asks.
-            outbox.close(Some(reason.map(|r| CloseReason {
+            outbox.close(Some(Frame::close(reason.map(|r| CloseReason {
                 code: r.code,
                 description: None,
-            })));
+            }))));
             return false;
         }
     };
@@ -170,7 +170,7 @@ fn reply(outbox: &Outbox, frame: &Frame) -> bool {
     match outbox.push(frame) {
         Ok(()) => true,
         Err(Refused::Full) => {
-            outbox.close(Some(Some(close_reason(CLOSE_LAGGING))));
+            outbox.close(Some(close_frame(CLOSE_LAGGING)));
             false
         }
         Err(Refused::Ended) => false,

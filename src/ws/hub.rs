@@ -40,16 +40,16 @@ pub const CLOSE_LAGGING: u16 = 4008;
 
 pub type ClientId = u64;
 
-/// The close frame's reason for the Hub's own close codes.
-pub fn close_reason(code: u16) -> CloseReason {
+/// The close frame for the Hub's own close codes.
+pub fn close_frame(code: u16) -> Frame {
     let description = match code {
         CLOSE_LAGGING => "lagging: reconnect with since",
         _ => "session revoked or roles changed",
     };
-    CloseReason {
+    Frame::close(Some(CloseReason {
         code: CloseCode::Other(code),
         description: Some(description.to_string()),
-    }
+    }))
 }
 
 struct Client {
@@ -213,7 +213,7 @@ impl Hub {
         // With a code, the connection closes once it has written what was queued;
         // without, the connection already ended.
         if let Some(code) = close {
-            client.outbox.close(Some(Some(close_reason(code))));
+            client.outbox.close(Some(close_frame(code)));
         }
         if client.roles.has(Role::Mentor) {
             let count = self.mentors.get_mut(&client.user).map(|c| {

@@ -7,7 +7,6 @@
 //! a broadcast, which is why this is not a general-purpose channel.
 
 use super::protocol::Frame;
-use actix_http::ws::CloseReason;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -75,16 +74,15 @@ impl Outbox {
         Ok(())
     }
 
-    /// Ends the connection once what is queued has been written, with a close frame
-    /// carrying `reason` (`Some(None)`: an empty close frame) or, with `None`, none at
-    /// all. Later pushes are refused; the first ending wins.
-    pub fn close(&self, reason: Option<Option<CloseReason>>) {
+    /// Ends the connection once what is queued has been written, followed by `close`
+    /// (a close frame) if given. Later pushes are refused; the first ending wins.
+    pub fn close(&self, close: Option<Frame>) {
         let waker = {
             let mut queue = self.lock();
             if !matches!(queue.end, End::Open) {
                 return;
             }
-            queue.end = End::Closing(reason.map(Frame::close));
+            queue.end = End::Closing(close);
             queue.waker.take()
         };
         if let Some(waker) = waker {
@@ -107,16 +105,16 @@ impl Outbox {
         if let Some(frame) = queue.frames.pop_front() {
             return Poll::Ready(Some(frame));
         }
-        match std::mem::replace(&mut queue.end, End::Done) {
-            End::Open => {
-                queue.end = End::Open;
-                if !queue.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    queue.waker = Some(cx.waker().clone());
-                }
-                Poll::Pending
+        if let End::Open = queue.end {
+            if !queue.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                queue.waker = Some(cx.waker().clone());
             }
+            return Poll::Pending;
+        }
+        // Closing: the close frame (if any) once, then the end.
+        match std::mem::replace(&mut queue.end, End::Done) {
             End::Closing(Some(close)) => Poll::Ready(Some(close.wire().clone())),
-            End::Closing(None) | End::Done => Poll::Ready(None),
+            _ => Poll::Ready(None),
         }
     }
 }
@@ -124,7 +122,7 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_http::ws::CloseCode;
+    use actix_http::ws::{CloseCode, CloseReason};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::Wake;
 
@@ -185,8 +183,8 @@ mod tests {
             code: CloseCode::Other(4008),
             description: Some("lagging".into()),
         };
-        outbox.close(Some(Some(reason.clone())));
-        outbox.close(Some(None));
+        outbox.close(Some(Frame::close(Some(reason.clone()))));
+        outbox.close(Some(Frame::close(None)));
         assert_eq!(outbox.push(&Frame::text("b")), Err(Refused::Ended));
         let (frames, ended) = drain(&outbox, &Arc::default());
         assert_eq!(
