@@ -5,6 +5,7 @@ mod contract;
 mod feedback;
 mod helpers;
 mod lcs;
+mod old_data;
 mod queue;
 mod realtime;
 mod scheduling;
