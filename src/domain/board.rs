@@ -7,11 +7,10 @@
 use super::queue::{estimate_wait, SERVICE_SAMPLE};
 use super::ticket::{Status, Ticket};
 use super::{TicketId, UserId};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// A ticket as a viewer sees it: with its place in the queue and its wait while OPEN.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TicketView {
     pub ticket: Ticket,
     pub position: Option<usize>,

@@ -10,16 +10,15 @@ use super::queue::{Announcement, QueueSettings};
 use super::schedule::{Chunk, Session};
 use super::ChunkId;
 use super::{Timestamp, UserId};
-use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     pub seq: u64,
     pub at: Timestamp,
     pub body: EventBody,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum EventBody {
     /// The ticket with its position and wait as of the change.
     TicketCreated(TicketView),

@@ -3,10 +3,9 @@
 use super::ticket::{Status, Ticket};
 use super::validate::FieldErrors;
 use super::{TicketId, Timestamp, UserId};
-use serde::{Deserialize, Serialize};
 
 /// A rating from 1 to 5.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Rating(u8);
 
 impl Rating {
@@ -21,7 +20,7 @@ impl Rating {
 
 pub const COMMENTS_MAX: usize = 2000;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Feedback {
     pub ticket: TicketId,
     /// The ticket's owner, who wrote it.

@@ -2,7 +2,6 @@
 //! returned again for a retry, instead of acting twice.
 
 use super::{Timestamp, UserId};
-use serde::{Deserialize, Serialize};
 
 /// How long an answer is kept. API.md promises at least 24 hours.
 pub const RETENTION_HOURS: i64 = 25;
@@ -10,7 +9,7 @@ pub const RETENTION_HOURS: i64 = 25;
 pub const MAX_KEY_CHARS: usize = 255;
 
 /// The first answer to an idempotent request.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StoredResponse {
     pub user: UserId,
     pub key: String,

@@ -5,11 +5,10 @@ use super::feedback::Feedback;
 use super::ticket::{seconds_between, Status, Ticket};
 use super::validate::FieldErrors;
 use super::{Timestamp, UserId};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Whether tickets may be opened, and the message shown on the board.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueSettings {
     pub open: bool,
     pub message: String,
@@ -26,7 +25,7 @@ impl Default for QueueSettings {
 
 pub const MESSAGE_MAX: usize = 1000;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Announcement {
     pub id: u64,
     pub text: String,
@@ -78,7 +77,7 @@ pub fn parse_queue_change(
     })
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MentorStats {
     pub mentor_email: String,
     pub mentor: String,
@@ -87,7 +86,7 @@ pub struct MentorStats {
     pub average_rating: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Stats {
     pub average_claimed_datetime_seconds: Option<f64>,
     pub average_closed_datetime_seconds: Option<f64>,
@@ -169,7 +168,7 @@ pub fn stats<'a>(
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LeaderboardRow {
     /// The mentor's email.
     pub mentor: String,

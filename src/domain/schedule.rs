@@ -5,7 +5,6 @@ use super::user::{Role, Roles};
 use super::validate::FieldErrors;
 use super::{ChunkId, SessionId, Timestamp, UserId};
 use chrono::{Duration, Timelike};
-use serde::{Deserialize, Serialize};
 
 /// The length of one chunk of availability.
 pub const CHUNK_MINUTES: i64 = 30;
@@ -60,8 +59,7 @@ pub fn cut_into_chunks(
     Ok(chunks)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChunkStatus {
     Open,
     /// A PENDING session holds it.
@@ -87,7 +85,7 @@ impl ChunkStatus {
 }
 
 /// 30 minutes of one mentor's time.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Chunk {
     pub id: ChunkId,
     pub mentor: UserId,
@@ -98,7 +96,7 @@ pub struct Chunk {
 }
 
 /// A mentor's public profile.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MentorProfile {
     pub user: UserId,
     pub name: String,
@@ -161,7 +159,7 @@ impl MentorProfile {
 }
 
 /// 30 or 60 minutes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionLength(u8);
 
 impl SessionLength {
@@ -178,8 +176,7 @@ impl SessionLength {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionStatus {
     Pending,
     Confirmed,
@@ -217,7 +214,7 @@ impl SessionStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Session {
     pub id: SessionId,
     pub mentor: UserId,
@@ -354,7 +351,7 @@ pub fn status_by_time(session: &Session, now: Timestamp) -> SessionStatus {
 }
 
 /// Per-user switches for what they are told.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NotificationSettings {
     pub session_requested: bool,
     pub session_confirmed: bool,

@@ -3,10 +3,8 @@
 use super::user::Roles;
 use super::validate::FieldErrors;
 use super::{TicketId, Timestamp, UserId};
-use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
     Open,
     Claimed,
@@ -48,7 +46,7 @@ pub struct Person {
 }
 
 /// A mentor as recorded on a ticket.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MentorRef {
     pub id: UserId,
     pub email: String,
@@ -65,7 +63,7 @@ impl From<&Person> for MentorRef {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Ticket {
     pub id: TicketId,
     pub owner: UserId,

@@ -2,13 +2,11 @@
 
 use super::validate::FieldErrors;
 use super::{DeviceSessionId, Timestamp, UserId};
-use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
 /// What a user may do. Every user is a `Hacker`; the others add to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
     Hacker,
     Mentor,
@@ -50,7 +48,7 @@ impl FromStr for Role {
 }
 
 /// A set of roles that always contains `Hacker`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Roles(u8);
 
 impl Default for Roles {
@@ -66,6 +64,16 @@ impl FromIterator<Role> for Roles {
 }
 
 impl Roles {
+    /// The set as bits (one per role), for storage.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The set from stored bits; `hacker` is always added, unknown bits dropped.
+    pub fn from_bits(bits: u8) -> Roles {
+        Role::ALL.into_iter().filter(|r| bits & r.bit() != 0).collect()
+    }
+
     pub fn with(self, role: Role) -> Self {
         Roles(self.0 | role.bit())
     }
@@ -94,7 +102,7 @@ impl Roles {
 }
 
 /// A user account as the user store keeps it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct User {
     pub id: UserId,
     /// Trimmed and lower-cased; unique.
@@ -253,7 +261,7 @@ pub fn check_role_change(
 /// One login on one device. Its refresh token rotates on every use; `generation`
 /// counts the rotations so that a token that was already rotated away is recognised
 /// (and the session revoked) when it is presented again.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DeviceSession {
     pub id: DeviceSessionId,
     pub user: UserId,

@@ -2,9 +2,10 @@
 //!
 //! Layout on disk: one sled tree per aggregate (`users`, `tickets`, …), keys are
 //! big-endian ids so a tree iterates in id order, values are versioned records
-//! (see [`codec`]). Every change is one sled transaction that writes the aggregate's
+//! (see [`records`]). Every change is one sled transaction that writes the aggregate's
 //! records, the id counters and the change's events together, so a crash keeps all of
-//! a change or none of it.
+//! a change or none of it. What a record looks like on disk is [`records`]' business:
+//! each tree has its own versioned record types, apart from the domain's.
 //!
 //! Durability: [`Store::commit`] applies the transaction and hands back a [`Commit`]
 //! whose [`Commit::durable`] resolves only after sled's flush *and* an fdatasync of
@@ -12,14 +13,13 @@
 //! one fdatasync between all writes that arrive together). Callers acknowledge a change
 //! only after that.
 
-mod codec;
 mod commit;
 mod records;
 
 use crate::domain::event::{Event, EventBody};
 use crate::domain::Timestamp;
-pub use codec::Record;
 use commit::{Committer, Pending};
+pub use records::{MetaValue, Record};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -59,7 +59,7 @@ impl TreeName {
         TreeName::Events,
     ];
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             TreeName::Users => "users",
             TreeName::DeviceSessions => "device_sessions",
@@ -113,8 +113,7 @@ impl Batch {
 
     /// Writes (or replaces) a record.
     pub fn put<R: Record>(&mut self, record: &R) -> &mut Self {
-        self.writes
-            .push((R::TREE, record.key(), Some(codec::encode(record))));
+        self.writes.push((R::TREE, record.key(), Some(record.encode())));
         self
     }
 
@@ -125,12 +124,9 @@ impl Batch {
     }
 
     /// Stores a named counter or setting in the meta tree.
-    pub fn meta<T: serde::Serialize>(&mut self, key: &str, value: &T) -> &mut Self {
-        self.writes.push((
-            TreeName::Meta,
-            key.as_bytes().to_vec(),
-            Some(codec::encode_value(value)),
-        ));
+    pub fn meta<T: MetaValue>(&mut self, key: &str, value: &T) -> &mut Self {
+        self.writes
+            .push((TreeName::Meta, key.as_bytes().to_vec(), Some(value.encode())));
         self
     }
 
@@ -216,7 +212,7 @@ impl Store {
         let committer = Committer::start(db.clone(), data_file, sink.clone())?;
         let meta = &trees[TreeName::Meta as usize];
         let next_seq = match meta.get(SEQ_KEY)? {
-            Some(v) => codec::decode_value::<u64>(&v, "meta")?,
+            Some(v) => <u64 as MetaValue>::decode(&v)?,
             None => 1,
         };
         Ok(Store {
@@ -272,7 +268,7 @@ impl Store {
                 writes.push((
                     TreeName::Events,
                     event.seq.to_be_bytes().to_vec(),
-                    Some(codec::encode_value(event.as_ref())),
+                    Some(event.encode()),
                 ));
                 // Keep exactly the newest `retain`: each new event retires one.
                 if let Some(old) = event.seq.checked_sub(retain).filter(|s| *s > 0) {
@@ -283,7 +279,7 @@ impl Store {
             writes.push((
                 TreeName::Meta,
                 SEQ_KEY.as_bytes().to_vec(),
-                Some(codec::encode_value(&after)),
+                Some(MetaValue::encode(&after)),
             ));
         }
         self.apply(&writes)?;
@@ -339,15 +335,15 @@ impl Store {
         self.tree(R::TREE)
             .iter()
             .values()
-            .map(|v| codec::decode::<R>(&v?))
+            .map(|v| R::decode(&v?))
             .collect()
     }
 
     /// A value stored with [`Batch::meta`].
-    pub fn meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+    pub fn meta<T: MetaValue>(&self, key: &str) -> Result<Option<T>, StoreError> {
         self.tree(TreeName::Meta)
             .get(key)?
-            .map(|v| codec::decode_value(&v, "meta"))
+            .map(|v| T::decode(&v))
             .transpose()
     }
 
@@ -361,7 +357,7 @@ impl Store {
         self.tree(TreeName::Events)
             .range(from.to_be_bytes()..)
             .values()
-            .map(|v| codec::decode_value::<Event>(&v?, "events"))
+            .map(|v| Event::decode(&v?))
     }
 
     /// Keeps only the newest `keep` events from now on, and trims the log to that now.

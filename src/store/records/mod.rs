@@ -1,0 +1,768 @@
+//! What is on disk, apart from the domain types: each tree has its own record types,
+//! one module per version (`v1`, …), and explicit conversions to and from the domain.
+//!
+//! A stored value is one version byte, then bincode 2 (standard configuration) of that
+//! version's record. Writing always uses the newest version of the tree; reading
+//! matches the byte and upgrades older shapes, so a release reads everything earlier
+//! ones wrote. Adding a field to `Ticket` means: a `v2::Ticket`, `TICKET` moved to 2,
+//! a `2 =>` arm that decodes it and a `1 =>` arm that upgrades a `v1::Ticket` (with the
+//! new field's default). A byte newer than this release knows is an error naming the
+//! tree, never a misread.
+//!
+//! Architecture Invariant: the domain types are not serialisable. Only these records
+//! are, so changing a domain type can never silently change what is on disk.
+
+mod v1;
+
+use super::{StoreError, TreeName};
+use crate::domain::board::TicketView;
+use crate::domain::event::{Event, EventBody};
+use crate::domain::feedback::{Feedback, Rating};
+use crate::domain::idempotency::StoredResponse;
+use crate::domain::queue::{Announcement, QueueSettings};
+use crate::domain::schedule::{
+    Chunk, ChunkStatus, MentorProfile, NotificationSettings, Session, SessionLength, SessionStatus,
+};
+use crate::domain::ticket::{MentorRef, Status, Ticket};
+use crate::domain::user::{DeviceSession, Roles, User};
+use crate::domain::{ChunkId, DeviceSessionId, SessionId, TicketId, UserId};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// A value kept in one tree, under a big-endian key.
+pub trait Record: Sized {
+    const TREE: TreeName;
+    fn key(&self) -> Vec<u8>;
+    fn encode(&self) -> Vec<u8>;
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError>;
+}
+
+/// A value kept in the meta tree under a name.
+pub trait MetaValue: Sized {
+    fn encode(&self) -> Vec<u8>;
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError>;
+}
+
+/// The newest record version of each tree (and of each kind of meta value).
+mod current {
+    pub const USER: u8 = 1;
+    pub const DEVICE_SESSION: u8 = 1;
+    pub const TICKET: u8 = 1;
+    pub const FEEDBACK: u8 = 1;
+    pub const ANNOUNCEMENT: u8 = 1;
+    pub const IDEMPOTENCY: u8 = 1;
+    pub const MENTOR_PROFILE: u8 = 1;
+    pub const CHUNK: u8 = 1;
+    pub const SESSION: u8 = 1;
+    pub const NOTIFICATION_SETTINGS: u8 = 1;
+    pub const EVENT: u8 = 1;
+    pub const QUEUE_SETTINGS: u8 = 1;
+    pub const COUNTER: u8 = 1;
+}
+
+fn encode_as<R: Serialize>(version: u8, record: &R) -> Vec<u8> {
+    let mut out = vec![version];
+    bincode::serde::encode_into_std_write(record, &mut out, bincode::config::standard())
+        .expect("encoding into a Vec cannot fail");
+    out
+}
+
+/// Splits off the version byte.
+fn version_of<'a>(bytes: &'a [u8], tree: &'static str) -> Result<(u8, &'a [u8]), StoreError> {
+    bytes
+        .split_first()
+        .map(|(v, body)| (*v, body))
+        .ok_or_else(|| decode_error(tree, "empty record".into()))
+}
+
+fn body<R: DeserializeOwned>(body: &[u8], tree: &'static str) -> Result<R, StoreError> {
+    bincode::serde::decode_from_slice(body, bincode::config::standard())
+        .map(|(value, _)| value)
+        .map_err(|e| decode_error(tree, e.to_string()))
+}
+
+fn decode_error(tree: &'static str, detail: String) -> StoreError {
+    StoreError::Decode { tree, detail }
+}
+
+fn newer(tree: &'static str, version: u8) -> StoreError {
+    decode_error(
+        tree,
+        format!("record version {version} is newer than this release understands"),
+    )
+}
+
+/// Implements [`Record`] for a domain type stored as `$v1` (today its only version).
+macro_rules! record_v1 {
+    ($domain:ty, $tree:expr, $version:expr, $v1:ty, |$it:ident| $key:expr) => {
+        impl Record for $domain {
+            const TREE: TreeName = $tree;
+            fn key(&self) -> Vec<u8> {
+                let $it = self;
+                $key.to_be_bytes().to_vec()
+            }
+            fn encode(&self) -> Vec<u8> {
+                encode_as($version, &<$v1>::from(self))
+            }
+            fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+                let tree = $tree.name();
+                match version_of(bytes, tree)? {
+                    (1, rest) => body::<$v1>(rest, tree)?
+                        .try_into()
+                        .map_err(|detail| decode_error(tree, detail)),
+                    (v, _) => Err(newer(tree, v)),
+                }
+            }
+        }
+    };
+}
+
+record_v1!(User, TreeName::Users, current::USER, v1::User, |u| u.id.0);
+record_v1!(
+    DeviceSession,
+    TreeName::DeviceSessions,
+    current::DEVICE_SESSION,
+    v1::DeviceSession,
+    |s| s.id.0
+);
+record_v1!(Ticket, TreeName::Tickets, current::TICKET, v1::Ticket, |t| t.id.0);
+// One feedback per ticket, keyed by the ticket.
+record_v1!(
+    Feedback,
+    TreeName::Feedback,
+    current::FEEDBACK,
+    v1::Feedback,
+    |f| f.ticket.0
+);
+record_v1!(
+    Announcement,
+    TreeName::Announcements,
+    current::ANNOUNCEMENT,
+    v1::Announcement,
+    |a| a.id
+);
+record_v1!(
+    MentorProfile,
+    TreeName::MentorProfiles,
+    current::MENTOR_PROFILE,
+    v1::MentorProfile,
+    |p| p.user.0
+);
+record_v1!(Chunk, TreeName::Chunks, current::CHUNK, v1::Chunk, |c| c.id.0);
+record_v1!(Session, TreeName::Sessions, current::SESSION, v1::Session, |s| s
+    .id
+    .0);
+record_v1!(
+    (UserId, NotificationSettings),
+    TreeName::NotificationSettings,
+    current::NOTIFICATION_SETTINGS,
+    v1::NotificationSettings,
+    |s| s.0 .0
+);
+record_v1!(Event, TreeName::Events, current::EVENT, v1::Event, |e| e.seq);
+
+/// Keyed by user, then the client's key.
+impl Record for StoredResponse {
+    const TREE: TreeName = TreeName::Idempotency;
+    fn key(&self) -> Vec<u8> {
+        let mut key = self.user.0.to_be_bytes().to_vec();
+        key.extend_from_slice(self.key.as_bytes());
+        key
+    }
+    fn encode(&self) -> Vec<u8> {
+        encode_as(current::IDEMPOTENCY, &v1::StoredResponse::from(self))
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        let tree = Self::TREE.name();
+        match version_of(bytes, tree)? {
+            (1, rest) => Ok(body::<v1::StoredResponse>(rest, tree)?.into()),
+            (v, _) => Err(newer(tree, v)),
+        }
+    }
+}
+
+impl MetaValue for QueueSettings {
+    fn encode(&self) -> Vec<u8> {
+        encode_as(current::QUEUE_SETTINGS, &v1::QueueSettings::from(self))
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        match version_of(bytes, "meta")? {
+            (1, rest) => Ok(body::<v1::QueueSettings>(rest, "meta")?.into()),
+            (v, _) => Err(newer("meta", v)),
+        }
+    }
+}
+
+/// Id counters and the event counter.
+impl MetaValue for u64 {
+    fn encode(&self) -> Vec<u8> {
+        encode_as(current::COUNTER, self)
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        match version_of(bytes, "meta")? {
+            (1, rest) => body(rest, "meta"),
+            (v, _) => Err(newer("meta", v)),
+        }
+    }
+}
+
+// Conversions, domain → record (infallible) and record → domain (checked: a record
+// that breaks a domain invariant is reported, not trusted).
+
+type Checked<T> = Result<T, String>;
+
+impl From<&User> for v1::User {
+    fn from(u: &User) -> Self {
+        v1::User {
+            id: u.id.0,
+            email: u.email.clone(),
+            name: u.name.clone(),
+            password_hash: u.password_hash.clone(),
+            roles: u.roles.bits(),
+            slack_id: u.slack_id.clone(),
+            phone: u.phone.clone(),
+            created: u.created,
+        }
+    }
+}
+
+impl TryFrom<v1::User> for User {
+    type Error = String;
+    fn try_from(u: v1::User) -> Checked<Self> {
+        Ok(User {
+            id: UserId(u.id),
+            email: u.email,
+            name: u.name,
+            password_hash: u.password_hash,
+            roles: Roles::from_bits(u.roles),
+            slack_id: u.slack_id,
+            phone: u.phone,
+            created: u.created,
+        })
+    }
+}
+
+impl From<&DeviceSession> for v1::DeviceSession {
+    fn from(s: &DeviceSession) -> Self {
+        v1::DeviceSession {
+            id: s.id.0,
+            user: s.user.0,
+            device: s.device.clone(),
+            created: s.created,
+            last_used: s.last_used,
+            generation: s.generation,
+            expires: s.expires,
+            revoked: s.revoked,
+            external_token: s.external_token.clone(),
+        }
+    }
+}
+
+impl TryFrom<v1::DeviceSession> for DeviceSession {
+    type Error = String;
+    fn try_from(s: v1::DeviceSession) -> Checked<Self> {
+        Ok(DeviceSession {
+            id: DeviceSessionId(s.id),
+            user: UserId(s.user),
+            device: s.device,
+            created: s.created,
+            last_used: s.last_used,
+            generation: s.generation,
+            expires: s.expires,
+            revoked: s.revoked,
+            external_token: s.external_token,
+        })
+    }
+}
+
+impl From<Status> for v1::TicketStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Open => v1::TicketStatus::Open,
+            Status::Claimed => v1::TicketStatus::Claimed,
+            Status::Closed => v1::TicketStatus::Closed,
+            Status::Cancelled => v1::TicketStatus::Cancelled,
+        }
+    }
+}
+
+impl From<v1::TicketStatus> for Status {
+    fn from(s: v1::TicketStatus) -> Self {
+        match s {
+            v1::TicketStatus::Open => Status::Open,
+            v1::TicketStatus::Claimed => Status::Claimed,
+            v1::TicketStatus::Closed => Status::Closed,
+            v1::TicketStatus::Cancelled => Status::Cancelled,
+        }
+    }
+}
+
+impl From<&MentorRef> for v1::MentorRef {
+    fn from(m: &MentorRef) -> Self {
+        v1::MentorRef {
+            id: m.id.0,
+            email: m.email.clone(),
+            name: m.name.clone(),
+        }
+    }
+}
+
+impl From<v1::MentorRef> for MentorRef {
+    fn from(m: v1::MentorRef) -> Self {
+        MentorRef {
+            id: UserId(m.id),
+            email: m.email,
+            name: m.name,
+        }
+    }
+}
+
+impl From<&Ticket> for v1::Ticket {
+    fn from(t: &Ticket) -> Self {
+        v1::Ticket {
+            id: t.id.0,
+            owner: t.owner.0,
+            owner_email: t.owner_email.clone(),
+            owner_name: t.owner_name.clone(),
+            title: t.title.clone(),
+            comment: t.comment.clone(),
+            contact: t.contact.clone(),
+            location: t.location.clone(),
+            status: t.status.into(),
+            mentor: t.mentor.as_ref().map(Into::into),
+            created: t.created,
+            claimed: t.claimed,
+            closed: t.closed,
+            first_claimed: t.first_claimed,
+            claimants: t.claimants.iter().map(Into::into).collect(),
+            last_changed_by: t.last_changed_by.0,
+            has_feedback: t.has_feedback,
+        }
+    }
+}
+
+impl TryFrom<v1::Ticket> for Ticket {
+    type Error = String;
+    fn try_from(t: v1::Ticket) -> Checked<Self> {
+        Ok(Ticket {
+            id: TicketId(t.id),
+            owner: UserId(t.owner),
+            owner_email: t.owner_email,
+            owner_name: t.owner_name,
+            title: t.title,
+            comment: t.comment,
+            contact: t.contact,
+            location: t.location,
+            status: t.status.into(),
+            mentor: t.mentor.map(Into::into),
+            created: t.created,
+            claimed: t.claimed,
+            closed: t.closed,
+            first_claimed: t.first_claimed,
+            claimants: t.claimants.into_iter().map(Into::into).collect(),
+            last_changed_by: UserId(t.last_changed_by),
+            has_feedback: t.has_feedback,
+        })
+    }
+}
+
+impl From<&TicketView> for v1::TicketView {
+    fn from(v: &TicketView) -> Self {
+        v1::TicketView {
+            ticket: (&v.ticket).into(),
+            position: v.position.map(|p| p as u64),
+            estimated_wait_seconds: v.estimated_wait_seconds,
+        }
+    }
+}
+
+impl TryFrom<v1::TicketView> for TicketView {
+    type Error = String;
+    fn try_from(v: v1::TicketView) -> Checked<Self> {
+        Ok(TicketView {
+            ticket: v.ticket.try_into()?,
+            position: v.position.map(|p| p as usize),
+            estimated_wait_seconds: v.estimated_wait_seconds,
+        })
+    }
+}
+
+impl From<&Feedback> for v1::Feedback {
+    fn from(f: &Feedback) -> Self {
+        v1::Feedback {
+            ticket: f.ticket.0,
+            owner: f.owner.0,
+            rating: f.rating.get(),
+            comments: f.comments.clone(),
+            mentor: f.mentor.0,
+            mentor_email: f.mentor_email.clone(),
+            mentor_name: f.mentor_name.clone(),
+            created: f.created,
+        }
+    }
+}
+
+impl TryFrom<v1::Feedback> for Feedback {
+    type Error = String;
+    fn try_from(f: v1::Feedback) -> Checked<Self> {
+        Ok(Feedback {
+            ticket: TicketId(f.ticket),
+            owner: UserId(f.owner),
+            rating: Rating::parse(i64::from(f.rating))
+                .ok_or_else(|| format!("rating {} out of range", f.rating))?,
+            comments: f.comments,
+            mentor: UserId(f.mentor),
+            mentor_email: f.mentor_email,
+            mentor_name: f.mentor_name,
+            created: f.created,
+        })
+    }
+}
+
+impl From<&Announcement> for v1::Announcement {
+    fn from(a: &Announcement) -> Self {
+        v1::Announcement {
+            id: a.id,
+            text: a.text.clone(),
+            author: a.author.clone(),
+            author_id: a.author_id.0,
+            created: a.created,
+        }
+    }
+}
+
+impl TryFrom<v1::Announcement> for Announcement {
+    type Error = String;
+    fn try_from(a: v1::Announcement) -> Checked<Self> {
+        Ok(Announcement {
+            id: a.id,
+            text: a.text,
+            author: a.author,
+            author_id: UserId(a.author_id),
+            created: a.created,
+        })
+    }
+}
+
+impl From<&QueueSettings> for v1::QueueSettings {
+    fn from(s: &QueueSettings) -> Self {
+        v1::QueueSettings {
+            open: s.open,
+            message: s.message.clone(),
+        }
+    }
+}
+
+impl From<v1::QueueSettings> for QueueSettings {
+    fn from(s: v1::QueueSettings) -> Self {
+        QueueSettings {
+            open: s.open,
+            message: s.message,
+        }
+    }
+}
+
+impl From<&StoredResponse> for v1::StoredResponse {
+    fn from(r: &StoredResponse) -> Self {
+        v1::StoredResponse {
+            user: r.user.0,
+            key: r.key.clone(),
+            route: r.route.clone(),
+            status: r.status,
+            body: r.body.clone(),
+            created: r.created,
+        }
+    }
+}
+
+impl From<v1::StoredResponse> for StoredResponse {
+    fn from(r: v1::StoredResponse) -> Self {
+        StoredResponse {
+            user: UserId(r.user),
+            key: r.key,
+            route: r.route,
+            status: r.status,
+            body: r.body,
+            created: r.created,
+        }
+    }
+}
+
+impl From<&MentorProfile> for v1::MentorProfile {
+    fn from(p: &MentorProfile) -> Self {
+        v1::MentorProfile {
+            user: p.user.0,
+            name: p.name.clone(),
+            about_me: p.about_me.clone(),
+            skills: p.skills.clone(),
+            team_number: p.team_number,
+        }
+    }
+}
+
+impl TryFrom<v1::MentorProfile> for MentorProfile {
+    type Error = String;
+    fn try_from(p: v1::MentorProfile) -> Checked<Self> {
+        Ok(MentorProfile {
+            user: UserId(p.user),
+            name: p.name,
+            about_me: p.about_me,
+            skills: p.skills,
+            team_number: p.team_number,
+        })
+    }
+}
+
+impl From<ChunkStatus> for v1::ChunkStatus {
+    fn from(s: ChunkStatus) -> Self {
+        match s {
+            ChunkStatus::Open => v1::ChunkStatus::Open,
+            ChunkStatus::Requested => v1::ChunkStatus::Requested,
+            ChunkStatus::Booked => v1::ChunkStatus::Booked,
+        }
+    }
+}
+
+impl From<v1::ChunkStatus> for ChunkStatus {
+    fn from(s: v1::ChunkStatus) -> Self {
+        match s {
+            v1::ChunkStatus::Open => ChunkStatus::Open,
+            v1::ChunkStatus::Requested => ChunkStatus::Requested,
+            v1::ChunkStatus::Booked => ChunkStatus::Booked,
+        }
+    }
+}
+
+impl From<&Chunk> for v1::Chunk {
+    fn from(c: &Chunk) -> Self {
+        v1::Chunk {
+            id: c.id.0,
+            mentor: c.mentor.0,
+            mentor_name: c.mentor_name.clone(),
+            start: c.start,
+            end: c.end,
+            status: c.status.into(),
+        }
+    }
+}
+
+impl TryFrom<v1::Chunk> for Chunk {
+    type Error = String;
+    fn try_from(c: v1::Chunk) -> Checked<Self> {
+        Ok(Chunk {
+            id: ChunkId(c.id),
+            mentor: UserId(c.mentor),
+            mentor_name: c.mentor_name,
+            start: c.start,
+            end: c.end,
+            status: c.status.into(),
+        })
+    }
+}
+
+impl From<SessionStatus> for v1::SessionStatus {
+    fn from(s: SessionStatus) -> Self {
+        match s {
+            SessionStatus::Pending => v1::SessionStatus::Pending,
+            SessionStatus::Confirmed => v1::SessionStatus::Confirmed,
+            SessionStatus::Completed => v1::SessionStatus::Completed,
+            SessionStatus::Expired => v1::SessionStatus::Expired,
+            SessionStatus::Cancelled => v1::SessionStatus::Cancelled,
+        }
+    }
+}
+
+impl From<v1::SessionStatus> for SessionStatus {
+    fn from(s: v1::SessionStatus) -> Self {
+        match s {
+            v1::SessionStatus::Pending => SessionStatus::Pending,
+            v1::SessionStatus::Confirmed => SessionStatus::Confirmed,
+            v1::SessionStatus::Completed => SessionStatus::Completed,
+            v1::SessionStatus::Expired => SessionStatus::Expired,
+            v1::SessionStatus::Cancelled => SessionStatus::Cancelled,
+        }
+    }
+}
+
+impl From<&Session> for v1::Session {
+    fn from(s: &Session) -> Self {
+        v1::Session {
+            id: s.id.0,
+            mentor: s.mentor.0,
+            mentor_name: s.mentor_name.clone(),
+            mentee: s.mentee.0,
+            mentee_name: s.mentee_name.clone(),
+            chunks: s.chunks.iter().map(|c| c.0).collect(),
+            start: s.start,
+            end: s.end,
+            length: s.length.minutes() as u8,
+            status: s.status.into(),
+            topic: s.topic.clone(),
+            meeting_url: s.meeting_url.clone(),
+            cancel_reason: s.cancel_reason.clone(),
+            reminders_sent: s.reminders_sent.iter().map(|(u, m)| (u.0, *m)).collect(),
+        }
+    }
+}
+
+impl TryFrom<v1::Session> for Session {
+    type Error = String;
+    fn try_from(s: v1::Session) -> Checked<Self> {
+        Ok(Session {
+            id: SessionId(s.id),
+            mentor: UserId(s.mentor),
+            mentor_name: s.mentor_name,
+            mentee: UserId(s.mentee),
+            mentee_name: s.mentee_name,
+            chunks: s.chunks.into_iter().map(ChunkId).collect(),
+            start: s.start,
+            end: s.end,
+            length: SessionLength::parse(i64::from(s.length))
+                .ok_or_else(|| format!("session length {} is not 30 or 60", s.length))?,
+            status: s.status.into(),
+            topic: s.topic,
+            meeting_url: s.meeting_url,
+            cancel_reason: s.cancel_reason,
+            reminders_sent: s
+                .reminders_sent
+                .into_iter()
+                .map(|(u, m)| (UserId(u), m))
+                .collect(),
+        })
+    }
+}
+
+impl From<&(UserId, NotificationSettings)> for v1::NotificationSettings {
+    fn from((user, s): &(UserId, NotificationSettings)) -> Self {
+        v1::NotificationSettings {
+            user: user.0,
+            session_requested: s.session_requested,
+            session_confirmed: s.session_confirmed,
+            session_cancelled: s.session_cancelled,
+            fifteen_minute_alert: s.fifteen_minute_alert,
+            sixty_minute_alert: s.sixty_minute_alert,
+        }
+    }
+}
+
+impl TryFrom<v1::NotificationSettings> for (UserId, NotificationSettings) {
+    type Error = String;
+    fn try_from(s: v1::NotificationSettings) -> Checked<Self> {
+        Ok((
+            UserId(s.user),
+            NotificationSettings {
+                session_requested: s.session_requested,
+                session_confirmed: s.session_confirmed,
+                session_cancelled: s.session_cancelled,
+                fifteen_minute_alert: s.fifteen_minute_alert,
+                sixty_minute_alert: s.sixty_minute_alert,
+            },
+        ))
+    }
+}
+
+impl From<&Event> for v1::Event {
+    fn from(e: &Event) -> Self {
+        let body = match &e.body {
+            EventBody::TicketCreated(v) => v1::EventBody::TicketCreated(v.into()),
+            EventBody::TicketUpdated(v) => v1::EventBody::TicketUpdated(v.into()),
+            EventBody::QueueUpdated(s) => v1::EventBody::QueueUpdated(s.into()),
+            EventBody::AnnouncementPosted(a) => v1::EventBody::AnnouncementPosted(a.into()),
+            EventBody::FeedbackCreated(f) => v1::EventBody::FeedbackCreated(f.into()),
+            EventBody::AvailabilityUpdated { chunks, deleted } => v1::EventBody::AvailabilityUpdated {
+                chunks: chunks.iter().map(Into::into).collect(),
+                deleted: deleted.iter().map(|c| c.0).collect(),
+            },
+            EventBody::SessionUpdated(s) => v1::EventBody::SessionUpdated(s.into()),
+            EventBody::SessionReminder {
+                session,
+                to,
+                minutes_before,
+            } => v1::EventBody::SessionReminder {
+                session: session.into(),
+                to: to.0,
+                minutes_before: *minutes_before,
+            },
+        };
+        v1::Event {
+            seq: e.seq,
+            at: e.at,
+            body,
+        }
+    }
+}
+
+impl TryFrom<v1::Event> for Event {
+    type Error = String;
+    fn try_from(e: v1::Event) -> Checked<Self> {
+        let body = match e.body {
+            v1::EventBody::TicketCreated(v) => EventBody::TicketCreated(v.try_into()?),
+            v1::EventBody::TicketUpdated(v) => EventBody::TicketUpdated(v.try_into()?),
+            v1::EventBody::QueueUpdated(s) => EventBody::QueueUpdated(s.into()),
+            v1::EventBody::AnnouncementPosted(a) => EventBody::AnnouncementPosted(a.try_into()?),
+            v1::EventBody::FeedbackCreated(f) => EventBody::FeedbackCreated(f.try_into()?),
+            v1::EventBody::AvailabilityUpdated { chunks, deleted } => EventBody::AvailabilityUpdated {
+                chunks: chunks
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<Checked<_>>()?,
+                deleted: deleted.into_iter().map(ChunkId).collect(),
+            },
+            v1::EventBody::SessionUpdated(s) => EventBody::SessionUpdated(s.try_into()?),
+            v1::EventBody::SessionReminder {
+                session,
+                to,
+                minutes_before,
+            } => EventBody::SessionReminder {
+                session: session.try_into()?,
+                to: UserId(to),
+                minutes_before,
+            },
+        };
+        Ok(Event {
+            seq: e.seq,
+            at: e.at,
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_round_trip_behind_their_version_byte() {
+        let bytes = MetaValue::encode(&7u64);
+        assert_eq!(bytes[0], current::COUNTER);
+        assert_eq!(<u64 as MetaValue>::decode(&bytes).unwrap(), 7);
+    }
+
+    #[test]
+    fn a_version_newer_than_this_release_is_an_error_naming_the_tree() {
+        let settings = QueueSettings::default();
+        let mut bytes = MetaValue::encode(&settings);
+        bytes[0] = 9;
+        let err = <QueueSettings as MetaValue>::decode(&bytes).unwrap_err();
+        assert!(err.to_string().contains("version 9"), "{err}");
+        assert!(err.to_string().contains("meta"), "{err}");
+    }
+
+    #[test]
+    fn a_record_breaking_a_domain_rule_is_refused_not_trusted() {
+        let mut record = v1::Feedback::from(&Feedback {
+            ticket: TicketId(1),
+            owner: UserId(2),
+            rating: Rating::parse(4).unwrap(),
+            comments: String::new(),
+            mentor: UserId(3),
+            mentor_email: String::new(),
+            mentor_name: String::new(),
+            created: chrono::Utc::now(),
+        });
+        record.rating = 9;
+        let bytes = encode_as(1, &record);
+        let err = Feedback::decode(&bytes).unwrap_err();
+        assert!(err.to_string().contains("rating 9"), "{err}");
+    }
+}
