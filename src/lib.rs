@@ -9,6 +9,8 @@
 //!   owns its state in memory and is the only writer of its trees.
 //! - [`auth`]: passwords (argon2), tokens (JWT + rotating refresh tokens), the LCS
 //!   identity service client.
+//! - [`api`]: what both transports share: JSON views, `ApiError`, the `Caller`
+//!   extractor, the rate limit, `AppState`.
 //! - [`http`]: the REST facade: extractors, handlers, error mapping, OpenAPI.
 //! - [`ws`]: real time: the Hub (a projection of durable events that pushes to
 //!   clients) and one actor per WebSocket connection.
@@ -18,6 +20,7 @@
 //! - [`startup`]: builds the whole application; used by `main` and by the tests.
 
 pub mod actors;
+pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -5,11 +5,12 @@ use crate::actors::idempotency::IdempotencyActor;
 use crate::actors::queue::QueueActor;
 use crate::actors::session::SessionActor;
 use crate::actors::users::UserActor;
+use crate::api::AppState;
 use crate::auth::lcs::LcsClient;
 use crate::auth::{secret, TokenKeys};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, Provider};
-use crate::http::{self, AppState};
+use crate::http;
 use crate::store::Store;
 use crate::ws::hub::{Hub, Publish};
 use actix::{Actor, Arbiter};
@@ -79,15 +80,15 @@ impl Application {
             users,
             queue,
             sessions,
-            hub,
             idempotency,
-            rate_limiter: http::limits::RateLimiter::new(config.queue.writes_per_minute),
+            rate_limiter: crate::api::rate_limit::RateLimiter::new(config.queue.writes_per_minute),
             keys,
             clock,
             config: config.clone(),
             lcs,
             store: store.clone(),
         });
+        let hub = web::Data::new(hub);
         let body_limit = config.http.body_limit_bytes;
         let cors_origins = config.http.cors_origins.clone();
         let send_buffer = config.http.socket_send_buffer_bytes;
@@ -101,6 +102,7 @@ impl Application {
             );
             App::new()
                 .app_data(state.clone())
+                .app_data(hub.clone())
                 .configure(|cfg| http::extractor_configs(cfg, body_limit))
                 // The WebSocket stays outside the REST middleware: every frame of a
                 // long-lived connection would otherwise pass through each layer.

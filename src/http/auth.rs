@@ -1,13 +1,13 @@
 //! `/api/auth/*`: registration, tokens, refresh, logout and device sessions.
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{Body, Caller};
-use super::views::{DeviceSessionView, TokenPair, TokenResponse, UserView};
-use super::AppState;
 use crate::actors::users::{
     CreateUser, ExternalCredentials, FindByEmail, ListSessions, OpenSession, Refresh, RevokeSession,
     SyncExternalUser,
 };
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::extract::{Body, Caller};
+use crate::api::views::{DeviceSessionView, TokenPair, TokenResponse, UserView};
+use crate::api::AppState;
 use crate::auth::lcs::LcsError;
 use crate::auth::password;
 use crate::config::Provider;

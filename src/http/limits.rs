@@ -1,62 +1,16 @@
-//! Transport guards: the per-user write rate limit and idempotent POSTs.
-//!
-//! The rate limiter's counters are ephemeral transport state (like a connection's
-//! buffers), not domain state: they are not persisted and live here, in `http`.
+//! Idempotent POSTs (the per-user write rate limit is in `api::rate_limit`, since the
+//! `Caller` extractor applies it).
 
-use super::error::ApiError;
-use super::AppState;
 use crate::actors::idempotency::{Abandon, Begin, Begun, Finish};
+use crate::api::error::ApiError;
+use crate::api::AppState;
 use crate::domain::idempotency::{is_final, StoredResponse, MAX_KEY_CHARS};
-use crate::domain::{Timestamp, UserId};
+use crate::domain::UserId;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header::HeaderValue, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-/// A fixed one-minute window per user.
-pub struct RateLimiter {
-    per_minute: u32,
-    windows: Mutex<HashMap<UserId, (Timestamp, u32)>>,
-}
-
-impl RateLimiter {
-    pub fn new(per_minute: u32) -> Self {
-        RateLimiter {
-            per_minute,
-            windows: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Counts one write by `user`; `Err(seconds)` to wait when over the limit.
-    pub fn check(&self, user: UserId, now: Timestamp) -> Result<(), u64> {
-        let minute = chrono::Duration::minutes(1);
-        let mut windows = self.windows.lock().expect("rate limiter lock");
-        if windows.len() > 100_000 {
-            windows.retain(|_, (start, _)| now - *start < minute);
-        }
-        let (start, count) = windows.entry(user).or_insert((now, 0));
-        if now - *start >= minute {
-            *start = now;
-            *count = 0;
-        }
-        if *count >= self.per_minute {
-            let wait = (*start + minute - now).num_milliseconds().max(0) as u64;
-            return Err(wait.div_ceil(1000).max(1));
-        }
-        *count += 1;
-        Ok(())
-    }
-}
-
-pub fn is_write(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::POST | Method::PATCH | Method::PUT | Method::DELETE
-    )
-}
 
 /// Middleware: a POST carrying `Idempotency-Key` from an authenticated user returns
 /// the first answer to that key again instead of acting twice.
@@ -76,7 +30,7 @@ pub async fn idempotency(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     // Whose key it is: the token's subject. A bad token is left to the handler to refuse.
-    let user = super::extract::bearer(req.request())
+    let user = crate::api::extract::bearer(req.request())
         .and_then(|t| state.keys.verify_access(t, state.clock.now()))
         .and_then(|claims| claims.sub.parse().ok())
         .map(UserId);

@@ -9,50 +9,21 @@
 //! served without being documented.
 
 pub mod auth;
-pub mod error;
-pub mod extract;
 pub mod limits;
 pub mod ops;
 pub mod queue;
 pub mod scheduling;
 pub mod tickets;
 pub mod users;
-pub mod views;
 
-use crate::actors::idempotency::IdempotencyActor;
-use crate::actors::queue::QueueActor;
-use crate::actors::session::SessionActor;
-use crate::actors::users::UserActor;
-use crate::auth::lcs::LcsClient;
-use crate::auth::TokenKeys;
-use crate::clock::SharedClock;
-use crate::config::Config;
-use crate::store::Store;
-use actix::Addr;
+use crate::api::error::ApiError;
+pub use crate::api::AppState;
 use actix_web::body::BoxBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{header, Method};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{web, HttpResponse, Route};
-use error::ApiError;
-use std::sync::Arc;
 use utoipa::OpenApi;
-
-/// What every handler can reach.
-pub struct AppState {
-    pub users: Addr<UserActor>,
-    pub queue: Addr<QueueActor>,
-    pub sessions: Addr<SessionActor>,
-    pub hub: Addr<crate::ws::hub::Hub>,
-    pub idempotency: Addr<IdempotencyActor>,
-    pub rate_limiter: limits::RateLimiter,
-    pub keys: Arc<TokenKeys>,
-    pub clock: SharedClock,
-    pub config: Arc<Config>,
-    /// Present when `auth.provider = "lcs"`.
-    pub lcs: Option<Arc<LcsClient>>,
-    pub store: Store,
-}
 
 /// One route: its method, its path (actix and OpenAPI share the `{id}` syntax) and
 /// its handler.

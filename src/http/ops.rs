@@ -1,7 +1,7 @@
 //! Operations routes: liveness, readiness and the OpenAPI document.
 
-use super::error::ApiError;
-use super::AppState;
+use crate::api::error::ApiError;
+use crate::api::AppState;
 use crate::actors::users::GetUser;
 use crate::domain::UserId;
 use actix_web::{web, HttpResponse};

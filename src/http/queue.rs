@@ -1,13 +1,13 @@
 //! `/api/queue/`, `/api/announcements/` and `/api/feedback/*`.
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{Body, Caller};
-use super::views::{AnnouncementJson, FeedbackJson, QueueJson};
-use super::AppState;
 use crate::actors::queue::{
     GetFeedback, GetLeaderboard, GetQueue, GiveFeedback, ListAnnouncements, ListFeedback, PostAnnouncement,
     SetQueue,
 };
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::extract::{Body, Caller};
+use crate::api::views::{AnnouncementJson, FeedbackJson, QueueJson};
+use crate::api::AppState;
 use crate::domain::feedback::NewFeedback;
 use crate::domain::queue::{parse_queue_change, LeaderboardRow, ANNOUNCEMENT_MAX, LEADERBOARD_MAX};
 use crate::domain::validate::FieldErrors;

@@ -1,19 +1,19 @@
 //! Mentor scheduling: `/api/mentors/*`, `/api/availability/*`, `/api/sessions/*`,
 //! `/api/notification-settings/`.
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{Body, Caller};
 use super::tickets::query_bool;
-use super::views::ts;
-use super::AppState;
 use crate::actors::session::{
     ChangeSession, DeleteAvailability, GetSettings, ListAvailability, ListSessions, PublishAvailability,
     PutProfile, RequestSession, SearchMentors, SetSettings, When,
 };
 use crate::actors::users::ListUsers;
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::extract::{Body, Caller};
+use crate::api::views::{ChunkJson, SessionJson};
+use crate::api::AppState;
 use crate::domain::schedule::{
-    Chunk, ChunkStatus, MentorProfile, NotificationSettings, Session, SessionChange, SessionLength,
-    SessionStatus, REASON_MAX, TOPIC_MAX,
+    Chunk, ChunkStatus, MentorProfile, NotificationSettings, SessionChange, SessionLength, SessionStatus,
+    REASON_MAX, TOPIC_MAX,
 };
 use crate::domain::user::Role;
 use crate::domain::validate::FieldErrors;
@@ -24,67 +24,6 @@ use utoipa::{IntoParams, ToSchema};
 
 /// How many open chunks a mentor search shows per mentor.
 const NEXT_OPEN_SHOWN: usize = 5;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ChunkJson {
-    pub id: u64,
-    /// The mentor's user id.
-    pub mentor: u64,
-    pub start_time: String,
-    pub end_time: String,
-    /// OPEN, REQUESTED or BOOKED.
-    pub status: String,
-}
-
-impl From<&Chunk> for ChunkJson {
-    fn from(c: &Chunk) -> Self {
-        ChunkJson {
-            id: c.id.0,
-            mentor: c.mentor.0,
-            start_time: ts(&c.start),
-            end_time: ts(&c.end),
-            status: c.status.as_str().to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionJson {
-    pub id: u64,
-    pub mentor: u64,
-    pub mentor_name: String,
-    pub mentee: u64,
-    pub mentee_name: String,
-    /// The chunk ids the session holds.
-    pub availability: Vec<u64>,
-    pub start_time: String,
-    pub end_time: String,
-    /// 30 or 60.
-    pub session_length: i64,
-    /// PENDING, CONFIRMED, COMPLETED, EXPIRED or CANCELLED.
-    pub status: String,
-    pub topic: String,
-    pub meeting_url: Option<String>,
-}
-
-impl From<&Session> for SessionJson {
-    fn from(s: &Session) -> Self {
-        SessionJson {
-            id: s.id.0,
-            mentor: s.mentor.0,
-            mentor_name: s.mentor_name.clone(),
-            mentee: s.mentee.0,
-            mentee_name: s.mentee_name.clone(),
-            availability: s.chunks.iter().map(|c| c.0).collect(),
-            start_time: ts(&s.start),
-            end_time: ts(&s.end),
-            session_length: s.length.minutes(),
-            status: s.status.as_str().to_string(),
-            topic: s.topic.clone(),
-            meeting_url: s.meeting_url.clone(),
-        }
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MentorJson {

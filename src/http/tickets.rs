@@ -1,11 +1,11 @@
 //! `/api/tickets/*`: the help queue's tickets, their statistics and Slack links.
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{Body, Caller};
-use super::views::TicketJson;
-use super::AppState;
 use crate::actors::queue::{ChangeTicket, GetStats, GetTicket, ListTickets, OpenTicket};
 use crate::actors::users::GetUser;
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::extract::{Body, Caller};
+use crate::api::views::TicketJson;
+use crate::api::AppState;
 use crate::domain::queue::Stats;
 use crate::domain::ticket::{other_party, NewTicket, Status, TicketChange, TicketEdits};
 use crate::domain::validate::FieldErrors;

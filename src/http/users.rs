@@ -1,10 +1,10 @@
 //! `/api/me/` and `/api/users/`: profiles and roles.
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{Body, Caller};
-use super::views::UserView;
-use super::AppState;
 use crate::actors::users::{ListUsers, SetRoles, UpdateProfile};
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::extract::{Body, Caller};
+use crate::api::views::UserView;
+use crate::api::AppState;
 use crate::domain::user::{ProfileChange, Role, Roles};
 use crate::domain::UserId;
 use actix_web::{web, HttpResponse};

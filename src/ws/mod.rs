@@ -9,9 +9,9 @@ pub mod hub;
 pub mod outbox;
 pub mod protocol;
 
-use crate::http::error::ApiError;
-use crate::http::extract::authenticate;
-use crate::http::AppState;
+use crate::api::error::ApiError;
+use crate::api::extract::authenticate;
+use crate::api::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -28,6 +28,7 @@ pub async fn connect(
     req: HttpRequest,
     stream: web::Payload,
     state: web::Data<AppState>,
+    hub: web::Data<actix::Addr<hub::Hub>>,
     query: web::Query<WsQuery>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let token = query.access_token.as_deref().ok_or(ApiError::NotAuthenticated)?;
@@ -42,8 +43,7 @@ pub async fn connect(
     };
     client::verify(&req).map_err(|e| ApiError::validation("upgrade", &e.to_string()))?;
     let outbox = outbox::Outbox::new(state.config.realtime.outbox_limit);
-    let id = state
-        .hub
+    let id = hub
         .send(hub::Connect {
             user: caller.user.id,
             roles: caller.user.roles,
@@ -53,5 +53,5 @@ pub async fn connect(
         })
         .await
         .map_err(ApiError::from)?;
-    Ok(client::start(&req, stream, state.hub.clone(), id, outbox))
+    Ok(client::start(&req, stream, hub.get_ref().clone(), id, outbox))
 }

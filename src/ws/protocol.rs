@@ -3,13 +3,13 @@
 //! same reference-counted bytes.
 
 use crate::actors::queue::QueueSummary;
+use crate::api::views::{AnnouncementJson, FeedbackJson, QueueJson, TicketJson};
+use crate::api::views::{ChunkJson, SessionJson};
 use crate::domain::board::TicketView;
 use crate::domain::event::{Event, EventBody};
 use crate::domain::queue::Announcement;
 use crate::domain::schedule::Session;
 use crate::domain::TicketId;
-use crate::http::scheduling::{ChunkJson, SessionJson};
-use crate::http::views::{AnnouncementJson, FeedbackJson, QueueJson, TicketJson};
 use actix_http::ws::{CloseReason, OpCode, Parser};
 use bytes::{Bytes, BytesMut};
 use serde_json::{json, Value};

@@ -1,9 +1,9 @@
 //! Request extractors that speak the error contract: `Body<T>` (JSON with
 //! `invalid_json` / `validation_failed`), `Caller` (the authenticated user).
 
-use super::error::ApiError;
-use super::AppState;
 use crate::actors::users::Authenticate;
+use crate::api::error::ApiError;
+use crate::api::AppState;
 use crate::domain::ticket::Person;
 use crate::domain::user::User;
 use crate::domain::validate::FieldErrors;
@@ -97,7 +97,7 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req).map(str::to_owned);
-        let write = super::limits::is_write(req.method());
+        let write = crate::api::rate_limit::is_write(req.method());
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
             let token = token.ok_or(ApiError::NotAuthenticated)?;

@@ -1,0 +1,39 @@
+//! What both transports share: the JSON views of domain objects, the error type with
+//! its status and stable `code`, the request extractors (`Body<T>`, the authenticated
+//! `Caller`), the write rate limit and the state every request can reach.
+//!
+//! Architecture Invariant: `http` and `ws` both build on this module and never on each
+//! other, so the REST facade and the WebSocket speak the same JSON and authenticate the
+//! same way without a dependency cycle (`tests/architecture.rs` checks it).
+
+pub mod error;
+pub mod extract;
+pub mod rate_limit;
+pub mod views;
+
+use crate::actors::idempotency::IdempotencyActor;
+use crate::actors::queue::QueueActor;
+use crate::actors::session::SessionActor;
+use crate::actors::users::UserActor;
+use crate::auth::lcs::LcsClient;
+use crate::auth::TokenKeys;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::store::Store;
+use actix::Addr;
+use std::sync::Arc;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub users: Addr<UserActor>,
+    pub queue: Addr<QueueActor>,
+    pub sessions: Addr<SessionActor>,
+    pub idempotency: Addr<IdempotencyActor>,
+    pub rate_limiter: rate_limit::RateLimiter,
+    pub keys: Arc<TokenKeys>,
+    pub clock: SharedClock,
+    pub config: Arc<Config>,
+    /// Present when `auth.provider = "lcs"`.
+    pub lcs: Option<Arc<LcsClient>>,
+    pub store: Store,
+}
