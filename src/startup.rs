@@ -10,6 +10,7 @@ use crate::auth::lcs::LcsClient;
 use crate::auth::{secret, TokenKeys};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, Provider};
+use crate::domain::projection::{Projection, Seed};
 use crate::http;
 use crate::store::Store;
 use crate::ws::hub::{Hub, Publish};
@@ -48,14 +49,30 @@ impl Application {
         // address. Order matters only for who needs whose address.
         let arbiters = [Arbiter::new(), Arbiter::new(), Arbiter::new(), Arbiter::new()];
         let queue_actor = QueueActor::load(store.clone(), clock.clone(), config.queue.max_active_tickets)?;
-        let queue = QueueActor::start_in_arbiter(&arbiters[0].handle(), move |_| queue_actor);
         let session_actor = SessionActor::load(
             store.clone(),
             clock.clone(),
             config.sessions.meeting_url_template.clone(),
         )?;
+        // The Hub's projection starts from the owners' state, which at start-up is
+        // exactly what is durable; nothing commits before the actors run.
+        let (tickets, settings, announcements) = queue_actor.projection_seed();
+        let projection = Projection::new(Seed {
+            tickets,
+            settings,
+            announcements,
+            sessions: session_actor.projection_seed(),
+            last_seq: store.next_seq() - 1,
+        });
+        let queue = QueueActor::start_in_arbiter(&arbiters[0].handle(), move |_| queue_actor);
         let sessions = SessionActor::start_in_arbiter(&arbiters[1].handle(), move |_| session_actor);
-        let hub_actor = Hub::load(store.clone(), clock.clone(), queue.clone())?;
+        let hub_actor = Hub::new(
+            projection,
+            clock.clone(),
+            queue.clone(),
+            config.realtime.retain_events,
+            config.realtime.outbox_limit,
+        );
         let hub = Hub::start_in_arbiter(&arbiters[2].handle(), move |_| hub_actor);
         let sink = hub.clone();
         store.set_event_sink(Box::new(move |events| sink.do_send(Publish(events.to_vec()))));

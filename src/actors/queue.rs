@@ -11,6 +11,7 @@ use crate::clock::SharedClock;
 use crate::domain::board::{Board, TicketView};
 use crate::domain::event::EventBody;
 use crate::domain::feedback::{give_feedback, Feedback, FeedbackError, NewFeedback};
+pub use crate::domain::queue::QueueSummary;
 use crate::domain::queue::{leaderboard, stats, Announcement, LeaderboardRow, QueueSettings, Stats};
 use crate::domain::ticket::{apply_change, NewTicket, Person, Status, Ticket, TicketChange, TicketError};
 use crate::domain::{TicketId, Timestamp};
@@ -34,28 +35,6 @@ pub enum QueueError {
     PermissionDenied(&'static str),
     #[error(transparent)]
     Storage(#[from] StoreError),
-}
-
-/// The queue as a whole (`GET /api/queue/`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct QueueSummary {
-    pub settings: QueueSettings,
-    pub open_count: usize,
-    pub claimed_count: usize,
-    pub mentors_online: usize,
-    pub estimated_wait_seconds: Option<f64>,
-}
-
-impl QueueSummary {
-    pub fn of(board: &Board, settings: &QueueSettings, mentors_online: usize) -> QueueSummary {
-        QueueSummary {
-            settings: settings.clone(),
-            open_count: board.open_count(),
-            claimed_count: board.claimed_count(),
-            mentors_online,
-            estimated_wait_seconds: board.wait_at(board.open_count() + 1, mentors_online),
-        }
-    }
 }
 
 pub struct QueueActor {
@@ -99,6 +78,16 @@ impl QueueActor {
             next_announcement,
             mentors_online: 0,
         })
+    }
+
+    /// What the real-time projection starts from: every ticket, the settings and the
+    /// announcements (oldest first), as loaded.
+    pub fn projection_seed(&self) -> (Vec<Ticket>, QueueSettings, Vec<Announcement>) {
+        (
+            self.board.tickets().cloned().collect(),
+            self.settings.clone(),
+            self.announcements.clone(),
+        )
     }
 
     fn view(&self, ticket: &Ticket) -> TicketView {

@@ -83,6 +83,11 @@ impl SessionActor {
         })
     }
 
+    /// What the real-time projection starts from: every session, as loaded.
+    pub fn projection_seed(&self) -> Vec<Session> {
+        self.sessions.values().cloned().collect()
+    }
+
     fn settings_of(&self, user: UserId) -> NotificationSettings {
         self.settings.get(&user).copied().unwrap_or_default()
     }

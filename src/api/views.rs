@@ -76,10 +76,10 @@ impl DeviceSessionView {
     }
 }
 
-use crate::actors::queue::QueueSummary;
 use crate::domain::board::TicketView;
 use crate::domain::feedback::Feedback;
 use crate::domain::queue::Announcement;
+use crate::domain::queue::QueueSummary;
 
 /// A ticket in HackRU mentorq's field names. It borrows the ticket's text: a list of a
 /// thousand tickets is serialised without copying each field first.

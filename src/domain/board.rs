@@ -4,7 +4,7 @@
 //! Both the `QueueActor` (the owner of tickets) and the real-time Hub (a projection of
 //! the durable event stream) keep one, so the rules that derive these facts exist once.
 
-use super::queue::{estimate_wait, SERVICE_SAMPLE};
+use super::queue::{estimate_wait, QueueSettings, SERVICE_SAMPLE};
 use super::ticket::{Status, Ticket};
 use super::{TicketId, UserId};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -183,6 +183,28 @@ impl Board {
             ticket: ticket.clone(),
             position,
             estimated_wait_seconds: position.and_then(|p| self.wait_at(p, mentors)),
+        }
+    }
+}
+
+/// The queue as a whole (`GET /api/queue/`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueSummary {
+    pub settings: QueueSettings,
+    pub open_count: usize,
+    pub claimed_count: usize,
+    pub mentors_online: usize,
+    pub estimated_wait_seconds: Option<f64>,
+}
+
+impl QueueSummary {
+    pub fn of(board: &Board, settings: &QueueSettings, mentors_online: usize) -> QueueSummary {
+        QueueSummary {
+            settings: settings.clone(),
+            open_count: board.open_count(),
+            claimed_count: board.claimed_count(),
+            mentors_online,
+            estimated_wait_seconds: board.wait_at(board.open_count() + 1, mentors_online),
         }
     }
 }

@@ -8,6 +8,7 @@ use super::board::TicketView;
 use super::feedback::Feedback;
 use super::queue::{Announcement, QueueSettings};
 use super::schedule::{Chunk, Session};
+use super::user::Roles;
 use super::ChunkId;
 use super::{Timestamp, UserId};
 
@@ -50,6 +51,19 @@ pub enum Audience {
     ManagersAnd(Vec<UserId>),
     /// Only these users.
     Users(Vec<UserId>),
+}
+
+impl Audience {
+    /// Whether `user`, holding `roles`, is in the audience: the rule REST applies to
+    /// the same objects.
+    pub fn admits(&self, user: UserId, roles: Roles) -> bool {
+        match self {
+            Audience::Everyone => true,
+            Audience::StaffAnd(users) => roles.is_staff() || users.contains(&user),
+            Audience::ManagersAnd(users) => roles.is_manager() || users.contains(&user),
+            Audience::Users(users) => users.contains(&user),
+        }
+    }
 }
 
 impl EventBody {

@@ -9,6 +9,7 @@ pub mod event;
 pub mod feedback;
 pub mod idempotency;
 pub mod ids;
+pub mod projection;
 pub mod queue;
 pub mod schedule;
 pub mod ticket;

@@ -23,6 +23,8 @@ impl Default for QueueSettings {
     }
 }
 
+pub use super::board::QueueSummary;
+
 pub const MESSAGE_MAX: usize = 1000;
 
 #[derive(Clone, Debug, PartialEq)]

@@ -1,8 +1,8 @@
 //! Operations routes: liveness, readiness and the OpenAPI document.
 
+use crate::actors::users::GetUser;
 use crate::api::error::ApiError;
 use crate::api::AppState;
-use crate::actors::users::GetUser;
 use crate::domain::UserId;
 use actix_web::{web, HttpResponse};
 

@@ -392,7 +392,40 @@ impl Store {
     }
 }
 
+/// Read access to the retained event log, for replaying what a reconnecting client
+/// missed. It reads only: the log is written by [`Store::commit`].
+#[derive(Clone)]
+pub struct EventLog(Store);
+
+impl EventLog {
+    /// Up to `max` retained events from `from` through `to`, in `seq` order. A caller
+    /// passes a `to` it knows to be durable (the log may already hold newer events
+    /// that are not), and checks the `seq`s: the window may have moved past `from`.
+    pub fn read(&self, from: u64, to: u64, max: usize) -> Result<Vec<Event>, StoreError> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        self.0
+            .tree(TreeName::Events)
+            .range(from.to_be_bytes()..=to.to_be_bytes())
+            .values()
+            .take(max)
+            .map(|v| Event::decode(&v?))
+            .collect()
+    }
+
+    /// The `seq` of the oldest retained event, if any.
+    pub fn first_retained_seq(&self) -> Result<Option<u64>, StoreError> {
+        self.0.first_retained_seq()
+    }
+}
+
 impl Store {
+    /// A read-only handle to the event log.
+    pub fn event_log(&self) -> EventLog {
+        EventLog(self.clone())
+    }
+
     /// Whether a failed sync stopped the store from acknowledging writes.
     pub fn is_poisoned(&self) -> bool {
         self.inner.committer.is_poisoned()

@@ -1,29 +1,38 @@
-//! One WebSocket connection on actix-web: the handshake, a task that reads what the
-//! client sends (heartbeat, `ping` messages, close), and the response body that writes
-//! the connection's [`Outbox`]. This is the only file that knows how actix-web carries
-//! a WebSocket; framing and parsing are actix-http's.
+//! One WebSocket connection: the [`ClientActor`] that owns it, and the response body
+//! that writes its [`Outbox`]. This is the only file that knows how actix-web carries a
+//! WebSocket; framing and parsing are actix-http's.
 //!
-//! The writer is the response body itself: the HTTP dispatcher pulls the outbox's
-//! pre-framed bytes straight into its write buffer. There is no actor or channel per
-//! connection between the Hub and the socket, so a broadcast costs one queue push and
-//! one wake-up per client (measured in `benches/fanout.rs`).
+//! The actor is the connection's one owner: who is connected (user, roles, device
+//! session), the heartbeat, the frames the client sends, the replay of a long gap from
+//! the event log, and the close. The Hub holds its address for control messages
+//! (revocation, lagging) and its outbox for pushed frames. Pushed frames do not pass
+//! through the actor's mailbox: the Hub queues the shared, pre-framed bytes straight
+//! into the bounded outbox and the HTTP dispatcher pulls them into the socket, because
+//! a mailbox hop per client and event is what bounded fan-out before (BENCHMARKS.md).
+//! The mailbox carries only control messages, and it is bounded too.
 
-use super::hub::{close_frame, ClientId, Disconnect, Hub, CLOSE_LAGGING};
+use super::hub::{
+    close_frame, CaughtUp, ClientId, Control, Hub, Join, Joined, Leave, SendSnapshot, CLOSE_LAGGING,
+};
 use super::outbox::{Outbox, Refused};
 use super::protocol::{self, ClientMessage, Frame};
-use actix::Addr;
+use crate::domain::event::Event;
+use crate::domain::user::Roles;
+use crate::domain::{DeviceSessionId, UserId};
+use crate::store::EventLog;
+use actix::prelude::*;
 use actix_codec::Decoder;
 use actix_http::ws::{self, CloseCode, CloseReason, Codec, OpCode};
+use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
-use tokio::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
 
 /// How often the server pings.
 pub const PING_EVERY: Duration = Duration::from_secs(10);
@@ -31,56 +40,306 @@ pub const PING_EVERY: Duration = Duration::from_secs(10);
 pub const SILENCE_LIMIT: Duration = Duration::from_secs(30);
 /// Client frames larger than this are refused (1009).
 pub const MAX_CLIENT_FRAME: usize = 4 * 1024;
+/// Control messages a connection's actor may have waiting. The Hub sends at most one
+/// close; when the mailbox is full it closes the outbox itself.
+const CONTROL_MAILBOX: usize = 4;
+/// Events read from the log per step of a replay.
+const REPLAY_PAGE: usize = 256;
+
+/// Connection ids: unique for the life of the process.
+static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1);
 
 /// Checks that `req` asks for a WebSocket we can speak, before anything is set up.
 pub fn verify(req: &HttpRequest) -> Result<(), ws::HandshakeError> {
     ws::verify_handshake(req.head())
 }
 
-/// Answers a verified upgrade request: 101, then the outbox as the body, while a local
-/// task reads the client's frames from `payload`. `id` is the Hub's name for the client.
+/// Who is connected, as authenticated before the upgrade.
+#[derive(Clone, Copy, Debug)]
+pub struct Identity {
+    pub user: UserId,
+    pub roles: Roles,
+    pub device: DeviceSessionId,
+}
+
+/// Answers a verified upgrade request: 101, with the outbox as the body, and starts the
+/// connection's actor reading `payload`.
 pub fn start(
     req: &HttpRequest,
     payload: web::Payload,
     hub: Addr<Hub>,
-    id: ClientId,
-    outbox: Outbox,
+    log: EventLog,
+    identity: Identity,
+    since: Option<u64>,
+    outbox_limit: usize,
 ) -> HttpResponse {
     let key = req
         .headers()
         .get(header::SEC_WEBSOCKET_KEY)
         .map(|key| ws::hash_key(key.as_bytes()))
         .unwrap_or_default();
-    actix_web::rt::spawn(read(payload, outbox.clone()));
+    let outbox = Outbox::new(outbox_limit);
+    let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
+    let span = tracing::info_span!("ws", client = id, user = %identity.user);
+    let client = ClientActor::create(|ctx| {
+        ctx.set_mailbox_capacity(CONTROL_MAILBOX);
+        ctx.add_stream(payload);
+        ClientActor {
+            id,
+            identity,
+            since,
+            outbox: outbox.clone(),
+            hub,
+            log,
+            codec: Codec::new().max_size(MAX_CLIENT_FRAME),
+            buffer: BytesMut::new(),
+            last_heard: Instant::now(),
+            connected: Instant::now(),
+            resume_sent: false,
+            span,
+        }
+    });
     HttpResponse::build(StatusCode::SWITCHING_PROTOCOLS)
         .upgrade("websocket")
         .insert_header((
             header::SEC_WEBSOCKET_ACCEPT,
             HeaderValue::from_bytes(&key).expect("base64 is a valid header value"),
         ))
-        .streaming(Outgoing { outbox, hub, id })
+        .streaming(Outgoing { outbox, client })
 }
 
-/// The response body: the outbox's frames, then the end of the connection. Dropped when
-/// the connection ends for any reason, which is when the Hub forgets the client.
-struct Outgoing {
+pub struct ClientActor {
+    /// The Hub's name for this connection.
+    id: ClientId,
+    identity: Identity,
+    /// The `since` it connected with; used once, at registration.
+    since: Option<u64>,
+    /// Frames waiting for the socket: the Hub's pushes and the connection's replies.
     outbox: Outbox,
     hub: Addr<Hub>,
-    id: ClientId,
+    /// Where a replay of a gap longer than the Hub's window reads from.
+    log: EventLog,
+    /// Parses the client's frames out of `buffer`, refusing any over the size limit.
+    codec: Codec,
+    buffer: BytesMut,
+    /// When the client last sent anything; silence past the limit closes it.
+    last_heard: Instant,
+    connected: Instant,
+    /// Whether a replay from the log has sent its `resume` (only its first stretch does).
+    resume_sent: bool,
+    /// The connection's span: its log lines carry the client id and user.
+    span: tracing::Span,
 }
 
-impl futures_util::Stream for Outgoing {
-    type Item = Result<Bytes, Infallible>;
+impl Actor for ClientActor {
+    type Context = Context<Self>;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.outbox.poll_next(cx).map(|next| next.map(Ok))
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        tracing::debug!(parent: &self.span, since = ?self.since, "connected");
+        ctx.run_interval(PING_EVERY, |actor, ctx| actor.heartbeat(ctx));
+        let join = Join {
+            id: self.id,
+            user: self.identity.user,
+            roles: self.identity.roles,
+            device: self.identity.device,
+            since: self.since.take(),
+            outbox: self.outbox.clone(),
+            client: ctx.address().recipient(),
+        };
+        // Nothing the client sends is answered before it is registered, so replies
+        // never overtake its snapshot or resume.
+        ctx.wait(
+            self.hub
+                .send(join)
+                .into_actor(self)
+                .map(|joined, actor, ctx| actor.joined(joined, ctx)),
+        );
+    }
+
+    fn stopping(&mut self, _: &mut Context<Self>) -> Running {
+        self.outbox.close(None);
+        self.hub.do_send(Leave(self.id));
+        tracing::debug!(
+            parent: &self.span,
+            seconds = self.connected.elapsed().as_secs_f64(),
+            "disconnected"
+        );
+        Running::Stop
     }
 }
 
-impl Drop for Outgoing {
-    fn drop(&mut self) {
-        self.outbox.gone();
-        self.hub.do_send(Disconnect(self.id));
+impl ClientActor {
+    /// Continues after the Hub registered the connection or heard that it caught up.
+    fn joined(&mut self, joined: Result<Joined, MailboxError>, ctx: &mut Context<Self>) {
+        match joined {
+            Ok(Joined::Live) => {}
+            Ok(Joined::CatchUp { from, to }) => self.replay(from, to, ctx),
+            Err(_) => ctx.stop(),
+        }
+    }
+
+    /// Replays `from ..= to` from the event log, paced by the socket: a page at a
+    /// time, each once the outbox has drained to a quarter. Then tells the Hub, which
+    /// either sends the rest itself or names the next stretch to replay.
+    fn replay(&mut self, from: u64, to: u64, ctx: &mut Context<Self>) {
+        let log = self.log.clone();
+        let outbox = self.outbox.clone();
+        let identity = self.identity;
+        let first_stretch = !std::mem::replace(&mut self.resume_sent, true);
+        let work = async move {
+            if first_stretch {
+                match log.first_retained_seq() {
+                    Ok(Some(first)) if first <= from => {}
+                    _ => return Replayed::Gone,
+                }
+                if outbox.push(&protocol::resume(from, to)).is_err() {
+                    return Replayed::Ended;
+                }
+            }
+            replay_range(&log, &outbox, identity, from, to).await
+        };
+        ctx.wait(work.into_actor(self).map(move |replayed, actor, ctx| match replayed {
+            Replayed::Through(at) => {
+                let caught_up = CaughtUp { id: actor.id, at };
+                ctx.wait(actor.hub.send(caught_up).into_actor(actor).map(|joined, actor, ctx| actor.joined(joined, ctx)));
+            }
+            Replayed::Gone => {
+                tracing::info!(parent: &actor.span, from, "replay window moved on; sending a snapshot");
+                actor.hub.do_send(SendSnapshot(actor.id));
+            }
+            Replayed::Ended => ctx.stop(),
+        }));
+    }
+
+    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+        if self.last_heard.elapsed() > SILENCE_LIMIT {
+            self.close(close_with(CloseCode::Away, "silent for too long"), ctx);
+        } else if !self.outbox.offer(&Frame::control(OpCode::Ping, b"")) {
+            ctx.stop();
+        }
+    }
+
+    fn close(&mut self, frame: Option<Frame>, ctx: &mut Context<Self>) {
+        self.outbox.close(frame);
+        ctx.stop();
+    }
+
+    /// Answers one client frame.
+    fn answer(&mut self, frame: ws::Frame, ctx: &mut Context<Self>) {
+        let reply = match frame {
+            ws::Frame::Ping(bytes) => Frame::control(OpCode::Pong, &bytes),
+            ws::Frame::Pong(_) | ws::Frame::Continuation(_) => return,
+            ws::Frame::Text(bytes) => match std::str::from_utf8(&bytes).map(protocol::parse_client) {
+                Ok(Ok(ClientMessage::Ping)) => protocol::pong(),
+                Ok(Err(error)) => error,
+                Err(_) => protocol::error("invalid_json", "The message is not valid UTF-8 JSON."),
+            },
+            ws::Frame::Binary(_) => protocol::error("unsupported", "Binary messages are not supported."),
+            ws::Frame::Close(reason) => {
+                // Echo the client's code, as RFC 6455 §5.5.1 asks.
+                let echo = Frame::close(reason.map(|r| CloseReason {
+                    code: r.code,
+                    description: None,
+                }));
+                return self.close(Some(echo), ctx);
+            }
+        };
+        if !self.outbox.offer(&reply) {
+            ctx.stop();
+        }
+    }
+}
+
+/// How a stretch of replay ended.
+enum Replayed {
+    /// Every event through this `seq` is queued.
+    Through(u64),
+    /// The log no longer holds the start of the stretch.
+    Gone,
+    /// The connection ended meanwhile.
+    Ended,
+}
+
+/// Queues the events `from ..= to` that `identity` may see, a page at a time, waiting
+/// for the outbox to drain between pages so that a long replay never fills it.
+async fn replay_range(log: &EventLog, outbox: &Outbox, identity: Identity, from: u64, to: u64) -> Replayed {
+    let low_water = outbox.limit() / 4;
+    let page = (outbox.limit() / 2).clamp(1, REPLAY_PAGE);
+    let mut next = from;
+    while next <= to {
+        let room = futures_util::future::poll_fn(|cx: &mut TaskContext<'_>| outbox.poll_room(cx, low_water));
+        if !room.await {
+            return Replayed::Ended;
+        }
+        let events: Vec<Event> = match log.read(next, to, page) {
+            Ok(events) if !events.is_empty() => events,
+            Ok(_) => return Replayed::Gone,
+            Err(error) => {
+                tracing::error!(%error, "could not read the event log");
+                return Replayed::Gone;
+            }
+        };
+        for event in events {
+            if event.seq != next {
+                return Replayed::Gone;
+            }
+            next += 1;
+            if event.body.audience().admits(identity.user, identity.roles) {
+                match outbox.push(&protocol::event(&event)) {
+                    Ok(()) => {}
+                    Err(Refused::Ended) => return Replayed::Ended,
+                    Err(Refused::Full) => {
+                        outbox.close(Some(close_frame(CLOSE_LAGGING)));
+                        return Replayed::Ended;
+                    }
+                }
+            }
+        }
+    }
+    Replayed::Through(to)
+}
+
+/// The client's bytes, parsed into frames as they arrive.
+impl StreamHandler<Result<Bytes, PayloadError>> for ClientActor {
+    fn handle(&mut self, chunk: Result<Bytes, PayloadError>, ctx: &mut Context<Self>) {
+        let Ok(bytes) = chunk else {
+            return self.close(None, ctx);
+        };
+        self.buffer.extend_from_slice(&bytes);
+        loop {
+            match self.codec.decode(&mut self.buffer) {
+                Ok(Some(frame)) => {
+                    self.last_heard = Instant::now();
+                    self.answer(frame, ctx);
+                }
+                Ok(None) => return,
+                Err(ws::ProtocolError::Overflow) => {
+                    return self.close(close_with(CloseCode::Size, "frames are limited to 4 KiB"), ctx);
+                }
+                Err(error) => {
+                    tracing::debug!(parent: &self.span, %error, "websocket protocol error");
+                    return self.close(None, ctx);
+                }
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        self.close(None, ctx);
+    }
+}
+
+impl Handler<Control> for ClientActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Control, ctx: &mut Context<Self>) {
+        match msg {
+            Control::Close(code) => {
+                tracing::debug!(parent: &self.span, code, "closed by the server");
+                self.close(Some(close_frame(code)), ctx);
+            }
+            Control::Gone => ctx.stop(),
+        }
     }
 }
 
@@ -91,88 +350,25 @@ fn close_with(code: CloseCode, description: &str) -> Option<Frame> {
     })))
 }
 
-/// Reads the client's frames until the connection or the outbox ends, pinging every
-/// [`PING_EVERY`] and closing a client silent for [`SILENCE_LIMIT`]. Replies go through
-/// the outbox, behind what is already queued, and count toward its limit.
-async fn read(mut payload: web::Payload, outbox: Outbox) {
-    let mut codec = Codec::new().max_size(MAX_CLIENT_FRAME);
-    let mut buffer = BytesMut::new();
-    let mut heartbeat = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
-    let mut last_heard = Instant::now();
-    loop {
-        loop {
-            match codec.decode(&mut buffer) {
-                Ok(Some(frame)) => {
-                    last_heard = Instant::now();
-                    if !answer(frame, &outbox) {
-                        return;
-                    }
-                }
-                Ok(None) => break,
-                Err(ws::ProtocolError::Overflow) => {
-                    outbox.close(close_with(CloseCode::Size, "frames are limited to 4 KiB"));
-                    return;
-                }
-                Err(error) => {
-                    tracing::debug!(%error, "websocket protocol error");
-                    outbox.close(None);
-                    return;
-                }
-            }
-        }
-        tokio::select! {
-            chunk = payload.next() => match chunk {
-                Some(Ok(bytes)) => buffer.extend_from_slice(&bytes),
-                _ => {
-                    outbox.close(None);
-                    return;
-                }
-            },
-            _ = heartbeat.tick() => {
-                if last_heard.elapsed() > SILENCE_LIMIT {
-                    outbox.close(close_with(CloseCode::Away, "silent for too long"));
-                    return;
-                }
-                if !reply(&outbox, &Frame::control(OpCode::Ping, b"")) {
-                    return;
-                }
-            }
-        }
+/// The response body: the outbox's frames, then the end of the connection. Dropped when
+/// the connection ends for any reason; the actor then stops (if it has not already).
+struct Outgoing {
+    outbox: Outbox,
+    client: Addr<ClientActor>,
+}
+
+impl futures_util::Stream for Outgoing {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        self.outbox.poll_next(cx).map(|next| next.map(Ok))
     }
 }
 
-/// Answers one client frame; false once the connection is ending.
-fn answer(frame: ws::Frame, outbox: &Outbox) -> bool {
-    let frame = match frame {
-        ws::Frame::Ping(bytes) => Frame::control(OpCode::Pong, &bytes),
-        ws::Frame::Pong(_) | ws::Frame::Continuation(_) => return true,
-        ws::Frame::Text(bytes) => match std::str::from_utf8(&bytes).map(protocol::parse_client) {
-            Ok(Ok(ClientMessage::Ping)) => protocol::pong(),
-            Ok(Err(error)) => error,
-            Err(_) => protocol::error("invalid_json", "The message is not valid UTF-8 JSON."),
-        },
-        ws::Frame::Binary(_) => protocol::error("unsupported", "Binary messages are not supported."),
-        ws::Frame::Close(reason) => {
-            // Echo the client's code, as RFC 6455 §5.5.1 asks.
-            outbox.close(Some(Frame::close(reason.map(|r| CloseReason {
-                code: r.code,
-                description: None,
-            }))));
-            return false;
-        }
-    };
-    reply(outbox, &frame)
-}
-
-/// Queues a frame of the connection's own; a client that sends faster than it reads is
-/// closed as lagging, like one that does not read the Hub's frames. False once ending.
-fn reply(outbox: &Outbox, frame: &Frame) -> bool {
-    match outbox.push(frame) {
-        Ok(()) => true,
-        Err(Refused::Full) => {
-            outbox.close(Some(close_frame(CLOSE_LAGGING)));
-            false
-        }
-        Err(Refused::Ended) => false,
+impl Drop for Outgoing {
+    fn drop(&mut self) {
+        self.outbox.gone();
+        // The payload ends with the connection too; this only makes the stop prompt.
+        let _ = self.client.try_send(Control::Gone);
     }
 }

@@ -1,42 +1,44 @@
-//! The Hub: receives every committed event after it is durable, keeps a projection of
-//! the state built from those events alone, and pushes to the connected clients.
+//! The Hub: the registry of live connections and the router of committed events.
 //!
-//! Because the projection is built only from durable events, a snapshot "as of `seq`"
-//! is exactly that: it never shows a change a crash could take back, and the events
-//! after it follow without a gap or a repeat. The Hub handles one message at a time, so
-//! registering a client and replaying its missed events cannot interleave with a push.
+//! It receives every event after it is durable, applies it to the domain's
+//! [`Projection`] (which is all the state it keeps of tickets, the queue, announcements
+//! and sessions), serialises and frames it once, and pushes the same bytes into the
+//! bounded outbox of every connection allowed to see it. It reads neither the store nor
+//! another actor's keys: the projection is seeded at start-up from the owners' durable
+//! state, and a reconnecting client that missed more than the Hub's short in-memory
+//! window replays the rest from the event log itself (see `client.rs`).
 //!
-//! Each event is serialised and framed once; the same bytes go to every client allowed
-//! to see it. Each client has a bounded [`Outbox`] that its connection drains as its
-//! socket accepts data. A client that stops reading fills it; the next frame finds it
-//! full, and the client is dropped and told 4008 after what was already queued.
+//! The Hub handles one message at a time, so registering a client, sending it a
+//! snapshot or the missed events, and going live cannot interleave with a push: there
+//! is no gap and no repeat.
+//!
+//! Per connection the Hub keeps a [`Member`]: the routing key the connection registered
+//! (user, roles, device), a handle to its [`ClientActor`](super::client::ClientActor)
+//! for control messages, and its outbox for pushed frames, as actix's chat example
+//! keeps a `Recipient` per session.
 
 use super::outbox::{Outbox, Refused};
-use super::protocol::{self, Frame, Snapshot};
-use crate::actors::queue::{QueueActor, QueueSummary, SetMentorsOnline, SETTINGS};
+use super::protocol::{self, Frame};
+use crate::actors::queue::{QueueActor, SetMentorsOnline};
 use crate::actors::users::Revoked;
 use crate::clock::SharedClock;
-use crate::domain::board::{Board, TicketView};
-use crate::domain::event::{Audience, Event, EventBody};
-use crate::domain::queue::{Announcement, QueueSettings};
-use crate::domain::schedule::Session;
-use crate::domain::ticket::Ticket;
+use crate::domain::event::{Audience, Event};
+use crate::domain::projection::{PositionChange, Projection};
 use crate::domain::user::{Role, Roles};
-use crate::domain::{DeviceSessionId, SessionId, TicketId, UserId};
-use crate::store::{Store, StoreError};
+use crate::domain::{DeviceSessionId, UserId};
 use actix::prelude::*;
 use actix_http::ws::{CloseCode, CloseReason};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-/// How many closed or cancelled tickets a snapshot carries.
-pub const SNAPSHOT_ENDED: usize = 50;
-/// How many announcements a snapshot carries.
-pub const SNAPSHOT_ANNOUNCEMENTS: usize = 50;
-
 /// Close codes of API.md.
 pub const CLOSE_REVOKED: u16 = 4001;
 pub const CLOSE_LAGGING: u16 = 4008;
+
+/// How many of the newest events the Hub keeps framed in memory, so that a client that
+/// reconnects after a short drop is brought up to date at once, in the same message
+/// that registers it. Older gaps are replayed from the store's event log.
+pub const RECENT_EVENTS: usize = 512;
 
 pub type ClientId = u64;
 
@@ -52,107 +54,95 @@ pub fn close_frame(code: u16) -> Frame {
     }))
 }
 
-struct Client {
+/// What the Hub asks of a connection's actor.
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub enum Control {
+    /// Close with this code once what is queued is written, and stop.
+    Close(u16),
+    /// The socket is gone (sent by the connection's own response body): stop.
+    Gone,
+}
+
+/// One registered connection.
+struct Member {
     user: UserId,
     roles: Roles,
     device: DeviceSessionId,
     outbox: Outbox,
+    client: Recipient<Control>,
+    /// False while the connection replays missed events from the log: pushes wait for
+    /// it to catch up, so they cannot overtake the replay.
+    live: bool,
 }
 
-impl Client {
-    fn may_see(&self, audience: &Audience) -> bool {
-        match audience {
-            Audience::Everyone => true,
-            Audience::StaffAnd(users) => self.roles.is_staff() || users.contains(&self.user),
-            Audience::ManagersAnd(users) => self.roles.is_manager() || users.contains(&self.user),
-            Audience::Users(users) => users.contains(&self.user),
-        }
-    }
+/// An event as pushed: who may see it and its wire bytes.
+struct Recent {
+    seq: u64,
+    audience: Audience,
+    frame: Frame,
 }
 
 pub struct Hub {
-    store: Store,
+    projection: Projection,
     clock: SharedClock,
     queue: Addr<QueueActor>,
-    // The projection of the durable event stream.
-    board: Board,
-    settings: QueueSettings,
-    announcements: VecDeque<Announcement>,
-    sessions: HashMap<SessionId, Session>,
-    /// The newest event applied (and pushed).
-    last_seq: u64,
-    // The connections.
-    clients: HashMap<ClientId, Client>,
+    /// The newest events, framed, oldest first: at most `recent_limit`.
+    recent: VecDeque<Recent>,
+    /// `RECENT_EVENTS`, but never more than the store retains (a `since` the log no
+    /// longer holds gets a snapshot, as API.md says) nor more than a quarter of an
+    /// outbox (they are queued at once).
+    recent_limit: usize,
+    members: HashMap<ClientId, Member>,
     by_user: HashMap<UserId, HashSet<ClientId>>,
     /// Open connections per mentor; its length is "mentors online".
     mentors: HashMap<UserId, usize>,
-    /// The position and wait last sent for each OPEN ticket.
-    positions: HashMap<TicketId, (usize, Option<f64>)>,
-    next_client: ClientId,
+}
+
+/// How a registration (or a finished replay) continues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joined {
+    /// The client is up to date and receives pushes from now on.
+    Live,
+    /// The client must first replay `from ..= to` from the event log (every event in
+    /// it is durable), then report [`CaughtUp`].
+    CatchUp { from: u64, to: u64 },
 }
 
 impl Hub {
-    /// Builds the projection from the store, which at start-up holds only durable state.
-    pub fn load(store: Store, clock: SharedClock, queue: Addr<QueueActor>) -> Result<Hub, StoreError> {
-        let tickets: Vec<Ticket> = store.load_all()?;
-        let mut announcements: Vec<Announcement> = store.load_all()?;
-        let keep_from = announcements.len().saturating_sub(SNAPSHOT_ANNOUNCEMENTS);
-        let announcements = announcements.drain(keep_from..).collect();
-        let sessions: Vec<Session> = store.load_all()?;
-        let mut hub = Hub {
-            settings: store.meta(SETTINGS)?.unwrap_or_default(),
-            last_seq: store.next_seq() - 1,
-            board: Board::new(tickets),
-            announcements,
-            sessions: sessions.into_iter().map(|s| (s.id, s)).collect(),
-            store,
+    pub fn new(
+        projection: Projection,
+        clock: SharedClock,
+        queue: Addr<QueueActor>,
+        retain_events: u64,
+        outbox_limit: usize,
+    ) -> Hub {
+        let recent_limit = RECENT_EVENTS
+            .min(usize::try_from(retain_events).unwrap_or(usize::MAX))
+            .min(outbox_limit / 4);
+        Hub {
+            projection,
             clock,
             queue,
-            clients: HashMap::new(),
+            recent: VecDeque::with_capacity(recent_limit),
+            recent_limit,
+            members: HashMap::new(),
             by_user: HashMap::new(),
             mentors: HashMap::new(),
-            positions: HashMap::new(),
-            next_client: 1,
-        };
-        hub.positions = hub
-            .board
-            .open_positions(0)
-            .into_iter()
-            .map(|(id, _, p, w)| (id, (p, w)))
-            .collect();
-        Ok(hub)
-    }
-
-    fn apply(&mut self, event: &Event) {
-        match &event.body {
-            EventBody::TicketCreated(v) | EventBody::TicketUpdated(v) => self.board.put(v.ticket.clone()),
-            EventBody::QueueUpdated(settings) => self.settings = settings.clone(),
-            EventBody::AnnouncementPosted(a) => {
-                self.announcements.push_back(a.clone());
-                if self.announcements.len() > SNAPSHOT_ANNOUNCEMENTS {
-                    self.announcements.pop_front();
-                }
-            }
-            EventBody::SessionUpdated(s) => {
-                self.sessions.insert(s.id, s.clone());
-            }
-            EventBody::FeedbackCreated(_)
-            | EventBody::AvailabilityUpdated { .. }
-            | EventBody::SessionReminder { .. } => {}
         }
-        self.last_seq = event.seq;
     }
 
     fn mentors_online(&self) -> usize {
         self.mentors.len()
     }
 
-    /// Queues one frame, or drops the client if its outbox is full (it stopped reading).
+    /// Queues one frame for a member, or lets it go if its outbox is full.
     fn send(&mut self, id: ClientId, frame: &Frame) {
-        let Some(client) = self.clients.get(&id) else {
-            return;
+        let refused = match self.members.get(&id) {
+            Some(member) => member.outbox.push(frame).err(),
+            None => None,
         };
-        if let Err(refused) = client.outbox.push(frame) {
+        if let Some(refused) = refused {
             self.refused(id, refused);
         }
     }
@@ -160,35 +150,40 @@ impl Hub {
     fn refused(&mut self, id: ClientId, refused: Refused) {
         match refused {
             Refused::Full => {
-                if let Some(client) = self.clients.get(&id) {
-                    tracing::info!(client = id, user = %client.user, "closing a lagging client");
+                if let Some(member) = self.members.get(&id) {
+                    tracing::info!(client = id, user = %member.user, "closing a lagging client");
                 }
-                self.drop_client(id, Some(CLOSE_LAGGING));
+                self.drop_member(id, Some(CLOSE_LAGGING));
             }
-            Refused::Ended => self.drop_client(id, None),
+            Refused::Ended => self.drop_member(id, None),
         }
     }
 
-    /// Queues `frame` for every client `audience` includes.
+    /// Queues `frame` for every live member `audience` includes.
     fn broadcast(&mut self, audience: &Audience, frame: &Frame) {
         let mut refusals = Vec::new();
+        let mut offer = |id: ClientId, member: &Member| {
+            if member.live {
+                if let Err(refused) = member.outbox.push(frame) {
+                    refusals.push((id, refused));
+                }
+            }
+        };
         match audience {
             Audience::Users(users) => {
                 for id in users
                     .iter()
                     .flat_map(|u| self.by_user.get(u).into_iter().flatten())
                 {
-                    if let Some(Err(refused)) = self.clients.get(id).map(|c| c.outbox.push(frame)) {
-                        refusals.push((*id, refused));
+                    if let Some(member) = self.members.get(id) {
+                        offer(*id, member);
                     }
                 }
             }
             _ => {
-                for (id, client) in &self.clients {
-                    if client.may_see(audience) {
-                        if let Err(refused) = client.outbox.push(frame) {
-                            refusals.push((*id, refused));
-                        }
+                for (id, member) in &self.members {
+                    if audience.admits(member.user, member.roles) {
+                        offer(*id, member);
                     }
                 }
             }
@@ -198,30 +193,30 @@ impl Hub {
         }
     }
 
-    /// Forgets a client; with `close`, its connection closes with that code once it has
-    /// written what was already queued (dropping the outbox ends its stream).
-    fn drop_client(&mut self, id: ClientId, close: Option<u16>) {
-        let Some(client) = self.clients.remove(&id) else {
+    /// Forgets a member; with `close`, asks its actor to close with that code (or, if
+    /// the actor cannot take the message, closes its outbox directly).
+    fn drop_member(&mut self, id: ClientId, close: Option<u16>) {
+        let Some(member) = self.members.remove(&id) else {
             return;
         };
-        if let Some(ids) = self.by_user.get_mut(&client.user) {
+        if let Some(ids) = self.by_user.get_mut(&member.user) {
             ids.remove(&id);
             if ids.is_empty() {
-                self.by_user.remove(&client.user);
+                self.by_user.remove(&member.user);
             }
         }
-        // With a code, the connection closes once it has written what was queued;
-        // without, the connection already ended.
         if let Some(code) = close {
-            client.outbox.close(Some(close_frame(code)));
+            if member.client.try_send(Control::Close(code)).is_err() {
+                member.outbox.close(Some(close_frame(code)));
+            }
         }
-        if client.roles.has(Role::Mentor) {
-            let count = self.mentors.get_mut(&client.user).map(|c| {
+        if member.roles.has(Role::Mentor) {
+            let count = self.mentors.get_mut(&member.user).map(|c| {
                 *c -= 1;
                 *c
             });
             if count == Some(0) {
-                self.mentors.remove(&client.user);
+                self.mentors.remove(&member.user);
                 self.presence_changed();
             }
         }
@@ -231,112 +226,79 @@ impl Hub {
         let n = self.mentors_online();
         self.queue.do_send(SetMentorsOnline(n));
         self.broadcast(&Audience::Everyone, &protocol::presence(n));
-        self.refresh_positions();
+        self.send_positions();
     }
 
     /// Sends `position` to the owners of OPEN tickets whose place or wait changed.
-    fn refresh_positions(&mut self) {
-        let now_open = self.board.open_positions(self.mentors_online());
-        let mut still_open = HashSet::with_capacity(now_open.len());
-        for (id, owner, position, wait) in now_open {
-            still_open.insert(id);
-            if self.positions.get(&id) != Some(&(position, wait)) {
-                self.positions.insert(id, (position, wait));
-                if self.by_user.contains_key(&owner) {
-                    self.broadcast(
-                        &Audience::Users(vec![owner]),
-                        &protocol::position(id, position, wait),
-                    );
-                }
+    fn send_positions(&mut self) {
+        for change in self.projection.changed_positions(self.mentors_online()) {
+            if self.by_user.contains_key(&change.owner) {
+                self.broadcast(&Audience::Users(vec![change.owner]), &protocol::position(&change));
             }
         }
-        self.positions.retain(|id, _| still_open.contains(id));
     }
 
-    fn summary(&self) -> QueueSummary {
-        QueueSummary::of(&self.board, &self.settings, self.mentors_online())
+    /// Whether the in-memory window holds every event after `since`, and few enough of
+    /// them to queue at once.
+    fn recent_covers(&self, since: u64) -> bool {
+        let last = self.projection.last_seq();
+        let first = self.recent.front().map_or(last + 1, |r| r.seq);
+        first <= since + 1 && last - since <= self.recent_limit as u64
     }
 
-    /// The state `user` may see, as of `last_seq`. Its size is bounded by the active
-    /// tickets, not by the event's history.
-    fn snapshot(&self, user: UserId, roles: Roles) -> Frame {
-        let mentors = self.mentors_online();
-        let tickets: Vec<TicketView> = if roles.is_staff() {
-            self.board
-                .active()
-                .chain(self.board.recently_ended().take(SNAPSHOT_ENDED))
-                .map(|t| self.board.view(t, mentors))
-                .collect()
-        } else {
-            let mine: Vec<&Ticket> = self.board.owned_by(user).collect();
-            let mut ended: Vec<&Ticket> = mine.iter().copied().filter(|t| !t.status.is_active()).collect();
-            ended.sort_by_key(|t| std::cmp::Reverse((t.closed, t.id)));
-            mine.iter()
-                .copied()
-                .filter(|t| t.status.is_active())
-                .chain(ended.into_iter().take(SNAPSHOT_ENDED))
-                .map(|t| self.board.view(t, mentors))
-                .collect()
+    /// Queues the recent events after `since` that the member may see.
+    fn send_recent(&mut self, id: ClientId, since: u64) {
+        let Some(member) = self.members.get(&id) else {
+            return;
         };
-        let now = self.clock.now();
-        let mut sessions: Vec<&Session> = self
-            .sessions
-            .values()
-            .filter(|s| s.involves(user) && s.end > now)
+        let frames: Vec<Frame> = self
+            .recent
+            .iter()
+            .filter(|r| r.seq > since && r.audience.admits(member.user, member.roles))
+            .map(|r| r.frame.clone())
             .collect();
-        sessions.sort_by_key(|s| (s.start, s.id));
-        let queue = self.summary();
-        protocol::snapshot(Snapshot {
-            seq: self.last_seq,
-            tickets: tickets.iter().collect(),
-            queue: &queue,
-            sessions,
-            announcements: self.announcements.iter().rev().collect(),
-        })
-    }
-
-    /// Whether a client that saw up to `since` can be brought up to date from the log.
-    fn can_resume(&self, since: u64) -> bool {
-        if since > self.last_seq {
-            return false;
-        }
-        if since == self.last_seq {
-            return true;
-        }
-        matches!(self.store.first_retained_seq(), Ok(Some(first)) if first <= since + 1)
-    }
-
-    /// Sends the missed events `since+1 ..= last_seq` that the client may see.
-    fn replay(&mut self, id: ClientId, since: u64) -> Result<(), StoreError> {
-        let Some(client) = self.clients.get(&id) else {
-            return Ok(());
-        };
-        let mut frames = Vec::new();
-        for event in self.store.events_from(since + 1) {
-            let event = event?;
-            if event.seq > self.last_seq {
-                break;
-            }
-            if client.may_see(&event.body.audience()) {
-                frames.push(protocol::event(&event));
-            }
-        }
         for frame in frames {
             self.send(id, &frame);
         }
-        Ok(())
     }
 
-    /// The ephemeral facts sent after every snapshot or resume.
-    fn send_ephemera(&mut self, id: ClientId, user: UserId) {
+    fn send_snapshot(&mut self, id: ClientId) {
+        let Some(member) = self.members.get(&id) else {
+            return;
+        };
+        let snapshot =
+            self.projection
+                .snapshot(member.user, member.roles, self.clock.now(), self.mentors_online());
+        let frame = protocol::snapshot(&snapshot);
+        self.send(id, &frame);
+    }
+
+    /// Marks a member live and sends it the ephemeral facts (presence, positions).
+    fn go_live(&mut self, id: ClientId) -> Joined {
+        let Some(member) = self.members.get_mut(&id) else {
+            return Joined::Live;
+        };
+        member.live = true;
+        let user = member.user;
         self.send(id, &protocol::presence(self.mentors_online()));
-        let mine: Vec<(TicketId, usize, Option<f64>)> = self
-            .board
-            .owned_by(user)
-            .filter_map(|t| self.positions.get(&t.id).map(|(p, w)| (t.id, *p, *w)))
-            .collect();
-        for (ticket, position, wait) in mine {
-            self.send(id, &protocol::position(ticket, position, wait));
+        let mine: Vec<PositionChange> = self.projection.positions_of(user);
+        for change in &mine {
+            self.send(id, &protocol::position(change));
+        }
+        Joined::Live
+    }
+
+    /// Brings a member that has seen everything up to `since` up to date, or says
+    /// what it must replay from the log first.
+    fn continue_from(&mut self, id: ClientId, since: u64) -> Joined {
+        let last = self.projection.last_seq();
+        if since >= last || self.recent_covers(since) {
+            self.send_recent(id, since);
+            return self.go_live(id);
+        }
+        Joined::CatchUp {
+            from: since + 1,
+            to: last,
         }
     }
 }
@@ -357,38 +319,54 @@ impl Handler<Publish> for Hub {
 
     fn handle(&mut self, msg: Publish, _: &mut Context<Self>) {
         for event in msg.0 {
-            self.apply(&event);
-            self.broadcast(&event.body.audience(), &protocol::event(&event));
+            self.projection.apply(&event);
+            let recent = Recent {
+                seq: event.seq,
+                audience: event.body.audience(),
+                frame: protocol::event(&event),
+            };
+            self.broadcast(&recent.audience, &recent.frame);
+            if self.recent_limit > 0 {
+                if self.recent.len() == self.recent_limit {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back(recent);
+            }
         }
-        self.refresh_positions();
+        self.send_positions();
     }
 }
 
-/// A new connection. The Hub answers with its id and sends it a snapshot or the
-/// missed events, then the ephemeral facts.
+/// A new connection. The Hub queues a snapshot, or a `resume` and the missed events it
+/// holds, then the ephemeral facts; or it answers that the connection must replay a
+/// longer gap from the log first.
 #[derive(Message)]
-#[rtype(result = "ClientId")]
-pub struct Connect {
+#[rtype(result = "Joined")]
+pub struct Join {
+    pub id: ClientId,
     pub user: UserId,
     pub roles: Roles,
     pub device: DeviceSessionId,
+    /// The last `seq` the client saw, if it is resuming.
     pub since: Option<u64>,
     pub outbox: Outbox,
+    pub client: Recipient<Control>,
 }
 
-impl Handler<Connect> for Hub {
-    type Result = ClientId;
+impl Handler<Join> for Hub {
+    type Result = MessageResult<Join>;
 
-    fn handle(&mut self, msg: Connect, _: &mut Context<Self>) -> ClientId {
-        let id = self.next_client;
-        self.next_client += 1;
-        self.clients.insert(
+    fn handle(&mut self, msg: Join, _: &mut Context<Self>) -> MessageResult<Join> {
+        let id = msg.id;
+        self.members.insert(
             id,
-            Client {
+            Member {
                 user: msg.user,
                 roles: msg.roles,
                 device: msg.device,
                 outbox: msg.outbox,
+                client: msg.client,
+                live: false,
             },
         );
         self.by_user.entry(msg.user).or_default().insert(id);
@@ -398,33 +376,67 @@ impl Handler<Connect> for Hub {
             *count += 1;
             presence_changed = *count == 1;
         }
-        match msg.since {
-            Some(since) if self.can_resume(since) => {
-                self.send(id, &protocol::resume(since + 1, self.last_seq));
-                if let Err(error) = self.replay(id, since) {
-                    tracing::error!(%error, "could not replay events; sending a snapshot instead");
-                    self.send(id, &self.snapshot(msg.user, msg.roles));
+        let last = self.projection.last_seq();
+        let joined = match msg.since {
+            Some(since) if since <= last => {
+                // When the Hub can bring the client up to date itself, the `resume`
+                // goes first; for a longer gap the connection sends it before its replay.
+                if since == last || self.recent_covers(since) {
+                    self.send(id, &protocol::resume(since + 1, last));
                 }
+                self.continue_from(id, since)
             }
-            _ => self.send(id, &self.snapshot(msg.user, msg.roles)),
-        }
+            _ => {
+                self.send_snapshot(id);
+                self.go_live(id)
+            }
+        };
         if presence_changed {
             self.presence_changed();
         }
-        self.send_ephemera(id, msg.user);
-        id
+        MessageResult(joined)
+    }
+}
+
+/// A connection finished replaying up to `at` from the log.
+#[derive(Message)]
+#[rtype(result = "Joined")]
+pub struct CaughtUp {
+    pub id: ClientId,
+    pub at: u64,
+}
+
+impl Handler<CaughtUp> for Hub {
+    type Result = MessageResult<CaughtUp>;
+
+    fn handle(&mut self, msg: CaughtUp, _: &mut Context<Self>) -> MessageResult<CaughtUp> {
+        MessageResult(self.continue_from(msg.id, msg.at))
+    }
+}
+
+/// A connection cannot replay from the log (its `since` is no longer retained): it
+/// gets a snapshot instead and goes live.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SendSnapshot(pub ClientId);
+
+impl Handler<SendSnapshot> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: SendSnapshot, _: &mut Context<Self>) {
+        self.send_snapshot(msg.0);
+        self.go_live(msg.0);
     }
 }
 
 /// A connection ended.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Disconnect(pub ClientId);
+pub struct Leave(pub ClientId);
 
-impl Handler<Disconnect> for Hub {
+impl Handler<Leave> for Hub {
     type Result = ();
-    fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
-        self.drop_client(msg.0, None);
+    fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
+        self.drop_member(msg.0, None);
     }
 }
 
@@ -440,11 +452,11 @@ impl Handler<Revoked> for Hub {
             .copied()
             .filter(|id| {
                 msg.device
-                    .is_none_or(|d| self.clients.get(id).is_some_and(|c| c.device == d))
+                    .is_none_or(|d| self.members.get(id).is_some_and(|m| m.device == d))
             })
             .collect();
         for id in ids {
-            self.drop_client(id, Some(CLOSE_REVOKED));
+            self.drop_member(id, Some(CLOSE_REVOKED));
         }
     }
 }

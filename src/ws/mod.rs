@@ -22,8 +22,8 @@ pub struct WsQuery {
 }
 
 /// `GET /ws?access_token=…[&since=N]`: authenticates before the upgrade (401 JSON if
-/// the token is missing or invalid), registers the client with the Hub, and answers
-/// with the upgraded connection.
+/// the token is missing or invalid), then starts the connection's actor, which
+/// registers with the Hub, and answers with the upgraded connection.
 pub async fn connect(
     req: HttpRequest,
     stream: web::Payload,
@@ -42,16 +42,18 @@ pub async fn connect(
         ),
     };
     client::verify(&req).map_err(|e| ApiError::validation("upgrade", &e.to_string()))?;
-    let outbox = outbox::Outbox::new(state.config.realtime.outbox_limit);
-    let id = hub
-        .send(hub::Connect {
-            user: caller.user.id,
-            roles: caller.user.roles,
-            device: caller.session,
-            since,
-            outbox: outbox.clone(),
-        })
-        .await
-        .map_err(ApiError::from)?;
-    Ok(client::start(&req, stream, hub.get_ref().clone(), id, outbox))
+    let identity = client::Identity {
+        user: caller.user.id,
+        roles: caller.user.roles,
+        device: caller.session,
+    };
+    Ok(client::start(
+        &req,
+        stream,
+        hub.get_ref().clone(),
+        state.store.event_log(),
+        identity,
+        since,
+        state.config.realtime.outbox_limit,
+    ))
 }

@@ -29,6 +29,8 @@ struct Queue {
     limit: usize,
     /// The connection's writer, parked until there is something to write.
     waker: Option<Waker>,
+    /// A replay of retained events, parked until the queue is down to `low_water`.
+    room: Option<(Waker, usize)>,
     end: End,
 }
 
@@ -46,6 +48,7 @@ impl Outbox {
             frames: VecDeque::new(),
             limit: limit.max(1),
             waker: None,
+            room: None,
             end: End::Open,
         })))
     }
@@ -74,28 +77,84 @@ impl Outbox {
         Ok(())
     }
 
+    /// The most frames it holds.
+    pub fn limit(&self) -> usize {
+        self.lock().limit
+    }
+
+    /// How many frames are waiting to be written.
+    pub fn len(&self) -> usize {
+        self.lock().frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Queues one of the connection's own replies (a pong, an error) only while the
+    /// queue is at most half full; otherwise drops it. A client that sends faster than
+    /// it reads loses replies (RFC 6455 lets a pong answer only the latest ping) but is
+    /// never closed as lagging for its own requests. False once the connection ends.
+    pub fn offer(&self, frame: &Frame) -> bool {
+        let waker = {
+            let mut queue = self.lock();
+            if !matches!(queue.end, End::Open) {
+                return false;
+            }
+            if queue.frames.len() * 2 > queue.limit {
+                return true;
+            }
+            queue.frames.push_back(frame.wire().clone());
+            queue.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        true
+    }
+
+    /// Ready with `true` once at most `low_water` frames are waiting (so a replay can
+    /// add more), `false` once the connection ends; pending (and woken) until then.
+    pub fn poll_room(&self, cx: &mut Context<'_>, low_water: usize) -> Poll<bool> {
+        let mut queue = self.lock();
+        if !matches!(queue.end, End::Open) {
+            return Poll::Ready(false);
+        }
+        if queue.frames.len() <= low_water {
+            return Poll::Ready(true);
+        }
+        queue.room = Some((cx.waker().clone(), low_water));
+        Poll::Pending
+    }
+
     /// Ends the connection once what is queued has been written, followed by `close`
     /// (a close frame) if given. Later pushes are refused; the first ending wins.
     pub fn close(&self, close: Option<Frame>) {
-        let waker = {
+        let (waker, room) = {
             let mut queue = self.lock();
             if !matches!(queue.end, End::Open) {
                 return;
             }
             queue.end = End::Closing(close);
-            queue.waker.take()
+            (queue.waker.take(), queue.room.take())
         };
-        if let Some(waker) = waker {
+        for waker in waker.into_iter().chain(room.map(|(w, _)| w)) {
             waker.wake();
         }
     }
 
     /// The connection is gone: free what was queued and refuse the rest.
     pub fn gone(&self) {
-        let mut queue = self.lock();
-        queue.end = End::Done;
-        queue.frames = VecDeque::new();
-        queue.waker = None;
+        let room = {
+            let mut queue = self.lock();
+            queue.end = End::Done;
+            queue.frames = VecDeque::new();
+            queue.waker = None;
+            queue.room.take()
+        };
+        if let Some((waker, _)) = room {
+            waker.wake();
+        }
     }
 
     /// For the connection's writer: the next bytes to write, `None` at the end, or
@@ -103,6 +162,15 @@ impl Outbox {
     pub fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         let mut queue = self.lock();
         if let Some(frame) = queue.frames.pop_front() {
+            if queue
+                .room
+                .as_ref()
+                .is_some_and(|(_, low)| queue.frames.len() <= *low)
+            {
+                let (waker, _) = queue.room.take().expect("checked");
+                drop(queue);
+                waker.wake();
+            }
             return Poll::Ready(Some(frame));
         }
         if let End::Open = queue.end {
@@ -195,6 +263,45 @@ mod tests {
             ]
         );
         assert!(ended);
+    }
+
+    #[test]
+    fn replies_are_dropped_not_fatal_once_the_queue_is_half_full() {
+        let outbox = Outbox::new(4);
+        for _ in 0..4 {
+            assert!(outbox.offer(&Frame::text("pong")));
+        }
+        assert_eq!(outbox.len(), 3, "the fourth reply found the queue over half full");
+        assert_eq!(outbox.push(&Frame::text("event")), Ok(()), "events still fit");
+        outbox.close(None);
+        assert!(!outbox.offer(&Frame::text("pong")));
+    }
+
+    #[test]
+    fn a_replay_waiting_for_room_is_woken_when_the_queue_drains_to_its_low_water() {
+        let outbox = Outbox::new(10);
+        for _ in 0..4 {
+            outbox.push(&Frame::text("a")).unwrap();
+        }
+        let replay = Arc::new(CountingWaker::default());
+        let waker = Waker::from(replay.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(outbox.poll_room(&mut cx, 1), Poll::Pending);
+        let writer = Arc::new(CountingWaker::default());
+        let writer_waker = Waker::from(writer);
+        let mut writer_cx = Context::from_waker(&writer_waker);
+        let _ = outbox.poll_next(&mut writer_cx);
+        let _ = outbox.poll_next(&mut writer_cx);
+        assert_eq!(
+            replay.0.load(Ordering::SeqCst),
+            0,
+            "two left, above the low water"
+        );
+        let _ = outbox.poll_next(&mut writer_cx);
+        assert_eq!(replay.0.load(Ordering::SeqCst), 1);
+        assert_eq!(outbox.poll_room(&mut cx, 1), Poll::Ready(true));
+        outbox.gone();
+        assert_eq!(outbox.poll_room(&mut cx, 1), Poll::Ready(false));
     }
 
     #[test]

@@ -2,14 +2,10 @@
 //! Each message is serialised and framed once; every recipient's connection writes the
 //! same reference-counted bytes.
 
-use crate::actors::queue::QueueSummary;
 use crate::api::views::{AnnouncementJson, FeedbackJson, QueueJson, TicketJson};
 use crate::api::views::{ChunkJson, SessionJson};
-use crate::domain::board::TicketView;
 use crate::domain::event::{Event, EventBody};
-use crate::domain::queue::Announcement;
-use crate::domain::schedule::Session;
-use crate::domain::TicketId;
+use crate::domain::projection::{PositionChange, SnapshotView};
 use actix_http::ws::{CloseReason, OpCode, Parser};
 use bytes::{Bytes, BytesMut};
 use serde_json::{json, Value};
@@ -94,22 +90,15 @@ pub fn event(event: &Event) -> Frame {
     }))
 }
 
-pub struct Snapshot<'a> {
-    pub seq: u64,
-    pub tickets: Vec<&'a TicketView>,
-    pub queue: &'a QueueSummary,
-    pub sessions: Vec<&'a Session>,
-    pub announcements: Vec<&'a Announcement>,
-}
-
-pub fn snapshot(s: Snapshot<'_>) -> Frame {
+/// `{"type":"snapshot", …}`: one viewer's state as of its `seq`.
+pub fn snapshot(s: &SnapshotView<'_>) -> Frame {
     frame(json!({
         "type": "snapshot",
         "seq": s.seq,
-        "tickets": s.tickets.into_iter().map(TicketJson::from).collect::<Vec<_>>(),
-        "queue": QueueJson::from(s.queue),
-        "sessions": s.sessions.into_iter().map(SessionJson::from).collect::<Vec<_>>(),
-        "announcements": s.announcements.into_iter().map(AnnouncementJson::from).collect::<Vec<_>>(),
+        "tickets": s.tickets.iter().map(TicketJson::from).collect::<Vec<_>>(),
+        "queue": QueueJson::from(&s.queue),
+        "sessions": s.sessions.iter().copied().map(SessionJson::from).collect::<Vec<_>>(),
+        "announcements": s.announcements.iter().copied().map(AnnouncementJson::from).collect::<Vec<_>>(),
     }))
 }
 
@@ -117,10 +106,13 @@ pub fn resume(from: u64, to: u64) -> Frame {
     frame(json!({"type": "resume", "from": from, "to": to}))
 }
 
-pub fn position(ticket: TicketId, position: usize, wait: Option<f64>) -> Frame {
-    frame(
-        json!({"type": "position", "ticket": ticket.0, "position": position, "estimated_wait_seconds": wait}),
-    )
+pub fn position(change: &PositionChange) -> Frame {
+    frame(json!({
+        "type": "position",
+        "ticket": change.ticket.0,
+        "position": change.position,
+        "estimated_wait_seconds": change.wait,
+    }))
 }
 
 pub fn presence(mentors_online: usize) -> Frame {

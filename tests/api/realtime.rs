@@ -380,3 +380,61 @@ async fn every_subscriber_sees_increasing_seqs_and_shared_events_agree() {
         }
     }
 }
+
+#[actix_web::test]
+async fn a_resume_across_many_outboxes_of_events_completes_on_one_connection() {
+    let app = spawn_app_with(|c| c.realtime.outbox_limit = 40).await;
+    let director = app.director().await;
+    let mut first = app.ws(&director, None).await;
+    let since = first.next_of("snapshot").await["seq"].as_u64().unwrap();
+    first.close().await;
+    const MISSED: u64 = 300;
+    for i in 0..MISSED {
+        let reply = app
+            .post(
+                "/api/announcements/",
+                Some(&director.access),
+                json!({ "text": format!("n{i}") }),
+            )
+            .await;
+        assert_eq!(reply.status, 201);
+    }
+    let mut again = app.ws(&director, Some(since)).await;
+    // More events commit while the replay is under way.
+    const DURING: u64 = 60;
+    let writer = {
+        let (address, access) = (app.address.clone(), director.access.clone());
+        actix_web::rt::spawn(async move {
+            let client = reqwest::Client::new();
+            for i in 0..DURING {
+                let reply = client
+                    .post(format!("{address}/api/announcements/"))
+                    .bearer_auth(&access)
+                    .json(&json!({ "text": format!("d{i}") }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(reply.status(), 201);
+            }
+        })
+    };
+    let resume = again.next().await;
+    assert_eq!(resume["type"], "resume");
+    assert_eq!(resume["from"].as_u64(), Some(since + 1));
+    assert!(resume["to"].as_u64().unwrap() >= since + MISSED);
+    let total = MISSED + DURING;
+    let mut seqs = Vec::new();
+    while seqs.len() < total as usize {
+        let message = again.next().await;
+        assert_ne!(message["type"], "snapshot", "resumed, not reloaded");
+        if message["type"] == "event" {
+            seqs.push(message["seq"].as_u64().unwrap());
+        }
+    }
+    writer.await.unwrap();
+    assert_eq!(
+        seqs,
+        ((since + 1)..=(since + total)).collect::<Vec<_>>(),
+        "every event once, in order, across the replay and the live pushes"
+    );
+}

@@ -1,0 +1,309 @@
+//! The real-time projection: the state a live client is shown, built from durable
+//! events alone.
+//!
+//! The Hub keeps one. It is seeded at start-up from the owners' durable state and from
+//! then on changes only by [`Projection::apply`], one committed event at a time, so a
+//! snapshot "as of `seq`" never shows a change that a crash could take back, and the
+//! events after it follow without a gap or a repeat.
+
+use super::board::{Board, QueueSummary, TicketView};
+use super::event::{Event, EventBody};
+use super::queue::{Announcement, QueueSettings};
+use super::schedule::Session;
+use super::ticket::Ticket;
+use super::user::Roles;
+use super::{SessionId, TicketId, Timestamp, UserId};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// How many closed or cancelled tickets a snapshot carries.
+pub const SNAPSHOT_ENDED: usize = 50;
+/// How many announcements a snapshot carries.
+pub const SNAPSHOT_ANNOUNCEMENTS: usize = 50;
+
+/// The durable state the projection starts from.
+pub struct Seed {
+    pub tickets: Vec<Ticket>,
+    pub settings: QueueSettings,
+    /// Every announcement, oldest first (only the newest are kept).
+    pub announcements: Vec<Announcement>,
+    pub sessions: Vec<Session>,
+    /// The newest committed event.
+    pub last_seq: u64,
+}
+
+/// What one viewer's snapshot holds, as of [`SnapshotView::seq`].
+pub struct SnapshotView<'a> {
+    pub seq: u64,
+    pub tickets: Vec<TicketView>,
+    pub queue: QueueSummary,
+    /// Their sessions that have not ended, by start.
+    pub sessions: Vec<&'a Session>,
+    /// The newest announcements, newest first.
+    pub announcements: Vec<&'a Announcement>,
+}
+
+/// A ticket's place or wait changed: its owner is told.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PositionChange {
+    pub ticket: TicketId,
+    pub owner: UserId,
+    pub position: usize,
+    pub wait: Option<f64>,
+}
+
+pub struct Projection {
+    board: Board,
+    settings: QueueSettings,
+    /// The newest [`SNAPSHOT_ANNOUNCEMENTS`], oldest first.
+    announcements: VecDeque<Announcement>,
+    sessions: HashMap<SessionId, Session>,
+    /// The newest event applied.
+    last_seq: u64,
+    /// The place and wait last announced for each OPEN ticket, so owners are told only
+    /// of changes.
+    announced: HashMap<TicketId, (usize, Option<f64>)>,
+}
+
+impl Projection {
+    pub fn new(seed: Seed) -> Projection {
+        let mut announcements = seed.announcements;
+        let keep_from = announcements.len().saturating_sub(SNAPSHOT_ANNOUNCEMENTS);
+        let mut projection = Projection {
+            board: Board::new(seed.tickets),
+            settings: seed.settings,
+            announcements: announcements.drain(keep_from..).collect(),
+            sessions: seed.sessions.into_iter().map(|s| (s.id, s)).collect(),
+            last_seq: seed.last_seq,
+            announced: HashMap::new(),
+        };
+        // Nobody has been told anything yet; what they are told on connecting comes
+        // from `positions_of`, so start from the current values.
+        projection.changed_positions(0);
+        projection
+    }
+
+    /// The newest event applied.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Applies one committed event (events arrive in `seq` order).
+    pub fn apply(&mut self, event: &Event) {
+        match &event.body {
+            EventBody::TicketCreated(v) | EventBody::TicketUpdated(v) => self.board.put(v.ticket.clone()),
+            EventBody::QueueUpdated(settings) => self.settings = settings.clone(),
+            EventBody::AnnouncementPosted(a) => {
+                self.announcements.push_back(a.clone());
+                if self.announcements.len() > SNAPSHOT_ANNOUNCEMENTS {
+                    self.announcements.pop_front();
+                }
+            }
+            EventBody::SessionUpdated(s) => {
+                self.sessions.insert(s.id, s.clone());
+            }
+            EventBody::FeedbackCreated(_)
+            | EventBody::AvailabilityUpdated { .. }
+            | EventBody::SessionReminder { .. } => {}
+        }
+        self.last_seq = event.seq;
+    }
+
+    /// The queue as a whole with `mentors` online.
+    pub fn summary(&self, mentors: usize) -> QueueSummary {
+        QueueSummary::of(&self.board, &self.settings, mentors)
+    }
+
+    /// What `user` may see now: every active ticket visible to them and the most
+    /// recently ended ones, the queue, their upcoming sessions and the latest
+    /// announcements. Its size is bounded by the active tickets, not by history.
+    pub fn snapshot(&self, user: UserId, roles: Roles, now: Timestamp, mentors: usize) -> SnapshotView<'_> {
+        let view = |t: &Ticket| self.board.view(t, mentors);
+        let tickets: Vec<TicketView> = if roles.is_staff() {
+            self.board
+                .active()
+                .chain(self.board.recently_ended().take(SNAPSHOT_ENDED))
+                .map(view)
+                .collect()
+        } else {
+            let mine: Vec<&Ticket> = self.board.owned_by(user).collect();
+            let mut ended: Vec<&Ticket> = mine.iter().copied().filter(|t| !t.status.is_active()).collect();
+            ended.sort_by_key(|t| std::cmp::Reverse((t.closed, t.id)));
+            mine.iter()
+                .copied()
+                .filter(|t| t.status.is_active())
+                .chain(ended.into_iter().take(SNAPSHOT_ENDED))
+                .map(view)
+                .collect()
+        };
+        let mut sessions: Vec<&Session> = self
+            .sessions
+            .values()
+            .filter(|s| s.involves(user) && s.end > now)
+            .collect();
+        sessions.sort_by_key(|s| (s.start, s.id));
+        SnapshotView {
+            seq: self.last_seq,
+            tickets,
+            queue: self.summary(mentors),
+            sessions,
+            announcements: self.announcements.iter().rev().collect(),
+        }
+    }
+
+    /// The OPEN tickets whose place or wait differs from what was last announced, now
+    /// recorded as announced.
+    pub fn changed_positions(&mut self, mentors: usize) -> Vec<PositionChange> {
+        let now_open = self.board.open_positions(mentors);
+        let mut still_open = HashSet::with_capacity(now_open.len());
+        let mut changes = Vec::new();
+        for (ticket, owner, position, wait) in now_open {
+            still_open.insert(ticket);
+            if self.announced.insert(ticket, (position, wait)) != Some((position, wait)) {
+                changes.push(PositionChange {
+                    ticket,
+                    owner,
+                    position,
+                    wait,
+                });
+            }
+        }
+        self.announced.retain(|id, _| still_open.contains(id));
+        changes
+    }
+
+    /// The announced place and wait of each OPEN ticket `user` owns, for a client
+    /// that has just connected.
+    pub fn positions_of(&self, user: UserId) -> Vec<PositionChange> {
+        self.board
+            .owned_by(user)
+            .filter_map(|t| {
+                self.announced.get(&t.id).map(|(position, wait)| PositionChange {
+                    ticket: t.id,
+                    owner: user,
+                    position: *position,
+                    wait: *wait,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ticket::{apply_change, test_person, NewTicket, Person, Status, TicketChange};
+    use crate::domain::user::Role;
+    use chrono::{Duration, TimeZone, Utc};
+
+    fn at(minutes: i64) -> Timestamp {
+        Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap() + Duration::minutes(minutes)
+    }
+
+    fn ticket(id: u64, owner: u64) -> Ticket {
+        NewTicket::parse(Some("t"), Some("l"), None, None, None)
+            .unwrap()
+            .into_ticket(TicketId(id), &test_person(owner, &[]), at(0))
+    }
+
+    fn moved(t: &Ticket, by: &Person, status: Status, minutes: i64) -> Ticket {
+        let change = TicketChange {
+            status: Some(status),
+            ..Default::default()
+        };
+        apply_change(t, by, &change, at(minutes)).unwrap().ticket
+    }
+
+    fn event(seq: u64, body: EventBody) -> Event {
+        Event { seq, at: at(0), body }
+    }
+
+    fn updated(seq: u64, ticket: Ticket) -> Event {
+        event(
+            seq,
+            EventBody::TicketUpdated(TicketView {
+                ticket,
+                position: None,
+                estimated_wait_seconds: None,
+            }),
+        )
+    }
+
+    fn seeded(tickets: Vec<Ticket>, last_seq: u64) -> Projection {
+        Projection::new(Seed {
+            tickets,
+            settings: QueueSettings::default(),
+            announcements: Vec::new(),
+            sessions: Vec::new(),
+            last_seq,
+        })
+    }
+
+    fn announcement(id: u64) -> Announcement {
+        Announcement {
+            id,
+            text: format!("news {id}"),
+            author: "Ops".into(),
+            author_id: UserId(1),
+            created: at(id as i64),
+        }
+    }
+
+    #[test]
+    fn applying_events_moves_the_board_and_the_seq() {
+        let mut projection = seeded(vec![ticket(1, 1), ticket(2, 2)], 7);
+        let mentor = test_person(9, &[Role::Mentor]);
+        projection.apply(&updated(8, moved(&ticket(1, 1), &mentor, Status::Claimed, 1)));
+        assert_eq!(projection.last_seq(), 8);
+        let summary = projection.summary(1);
+        assert_eq!((summary.open_count, summary.claimed_count), (1, 1));
+    }
+
+    #[test]
+    fn staff_see_every_active_ticket_and_participants_only_their_own() {
+        let projection = seeded(vec![ticket(1, 1), ticket(2, 2), ticket(3, 1)], 3);
+        let staff = projection.snapshot(UserId(9), Roles::default().with(Role::Mentor), at(5), 1);
+        let ids = |s: &SnapshotView| s.tickets.iter().map(|t| t.ticket.id.0).collect::<Vec<_>>();
+        assert_eq!(ids(&staff), [1, 2, 3]);
+        let own = projection.snapshot(UserId(1), Roles::default(), at(5), 1);
+        assert_eq!(ids(&own), [1, 3]);
+        assert_eq!(own.tickets[1].position, Some(3));
+        assert_eq!(own.seq, 3);
+    }
+
+    #[test]
+    fn a_snapshot_carries_the_newest_announcements_newest_first() {
+        let mut projection = Projection::new(Seed {
+            tickets: Vec::new(),
+            settings: QueueSettings::default(),
+            announcements: (1..=60).map(announcement).collect(),
+            sessions: Vec::new(),
+            last_seq: 60,
+        });
+        projection.apply(&event(61, EventBody::AnnouncementPosted(announcement(61))));
+        let snapshot = projection.snapshot(UserId(1), Roles::default(), at(0), 0);
+        let ids: Vec<u64> = snapshot.announcements.iter().map(|a| a.id).collect();
+        assert_eq!(ids.len(), SNAPSHOT_ANNOUNCEMENTS);
+        assert_eq!((ids[0], ids[ids.len() - 1]), (61, 12));
+    }
+
+    #[test]
+    fn owners_are_told_only_of_places_and_waits_that_changed() {
+        let mut projection = seeded(vec![ticket(1, 1), ticket(2, 2), ticket(3, 3)], 3);
+        assert_eq!(
+            projection.changed_positions(0),
+            vec![],
+            "the seed counts as announced"
+        );
+        // A mentor comes online: every wait becomes known.
+        assert_eq!(projection.changed_positions(1).len(), 3);
+        assert_eq!(projection.changed_positions(1), vec![]);
+        // Ticket 1 is claimed: 2 and 3 move up, 1 is no longer OPEN.
+        let mentor = test_person(9, &[Role::Mentor]);
+        projection.apply(&updated(4, moved(&ticket(1, 1), &mentor, Status::Claimed, 1)));
+        let changes = projection.changed_positions(1);
+        let moved_up: Vec<(u64, usize)> = changes.iter().map(|c| (c.ticket.0, c.position)).collect();
+        assert_eq!(moved_up, [(2, 1), (3, 2)]);
+        assert_eq!(projection.positions_of(UserId(1)), vec![]);
+        assert_eq!(projection.positions_of(UserId(3))[0].position, 2);
+    }
+}
