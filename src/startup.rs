@@ -171,6 +171,11 @@ impl Application {
         self.port
     }
 
+    /// The store, for tests that inject faults (`Store::hold_syncs`).
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+
     /// A handle to stop the server from elsewhere (tests, signals).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()

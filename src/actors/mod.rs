@@ -49,12 +49,53 @@ where
     T: Send + 'static,
     E: From<StoreError> + Send + 'static,
 {
-    let store = store.clone();
+    let settled = store.settled();
     Box::pin(async move {
-        store.barrier().await?;
+        settled.await?;
         result
     })
 }
+
+/// A read, answered only once everything applied before it was decided is durable:
+/// at once when nothing is in flight, else after the next sync. Every read a client
+/// sees goes through this, so nobody is shown a change that a crash could take back.
+pub struct Settled<M>(pub M);
+
+impl<M> actix::Message for Settled<M>
+where
+    M: actix::Message,
+    M::Result: Send,
+{
+    type Result = Result<M::Result, StoreError>;
+}
+
+/// Lets `$actor` (which has a `store` field) answer [`Settled`] reads of any message
+/// it handles.
+macro_rules! settled_reads {
+    ($actor:ty) => {
+        impl<M> actix::Handler<$crate::actors::Settled<M>> for $actor
+        where
+            Self: actix::Handler<M>,
+            M: actix::Message + Send + 'static,
+            M::Result: Send + 'static,
+        {
+            type Result = actix::ResponseFuture<Result<M::Result, $crate::store::StoreError>>;
+
+            fn handle(&mut self, msg: $crate::actors::Settled<M>, ctx: &mut Self::Context) -> Self::Result {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let response = <Self as actix::Handler<M>>::handle(self, msg.0, ctx);
+                actix::dev::MessageResponse::handle(response, ctx, Some(tx));
+                // Taken after the read was decided, so it covers what the read saw.
+                let settled = self.store.settled();
+                Box::pin(async move {
+                    settled.await?;
+                    rx.await.map_err(|_| $crate::store::StoreError::Poisoned)
+                })
+            }
+        }
+    };
+}
+pub(crate) use settled_reads;
 
 /// Reads the next id for `name`: the stored counter, but never below `max + 1`.
 pub(crate) fn next_id(store: &Store, name: &str, max: Option<u64>) -> Result<u64, StoreError> {

@@ -128,6 +128,8 @@ impl QueueActor {
     }
 }
 
+super::settled_reads!(QueueActor);
+
 impl Actor for QueueActor {
     type Context = Context<Self>;
 }

@@ -184,6 +184,8 @@ fn settle_now(session: &Session, now: Timestamp) -> Option<(Timestamp, SessionId
     session.status.is_live().then_some((now, session.id))
 }
 
+super::settled_reads!(SessionActor);
+
 impl Actor for SessionActor {
     type Context = Context<Self>;
 

@@ -153,6 +153,8 @@ impl UserActor {
     }
 }
 
+super::settled_reads!(UserActor);
+
 impl Actor for UserActor {
     type Context = Context<Self>;
 }

@@ -2,6 +2,7 @@
 //! `invalid_json` / `validation_failed`), `Caller` (the authenticated user).
 
 use crate::actors::users::Authenticate;
+use crate::actors::Settled;
 use crate::api::error::ApiError;
 use crate::api::AppState;
 use crate::domain::ticket::Person;
@@ -121,6 +122,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
         .ok_or(ApiError::TokenNotValid)?;
     let user = UserId(claims.sub.parse().map_err(|_| ApiError::TokenNotValid)?);
     let session = DeviceSessionId(claims.sid);
-    let user = state.users.send(Authenticate { user, session }).await??;
+    let user = state
+        .users
+        .send(Settled(Authenticate { user, session }))
+        .await???;
     Ok(Caller { user, session })
 }

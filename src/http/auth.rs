@@ -4,6 +4,7 @@ use crate::actors::users::{
     CreateUser, ExternalCredentials, FindByEmail, ListSessions, OpenSession, Refresh, RevokeSession,
     SyncExternalUser,
 };
+use crate::actors::Settled;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{Body, Caller};
 use crate::api::views::{DeviceSessionView, TokenPair, TokenResponse, UserView};
@@ -129,7 +130,10 @@ pub async fn token(
 }
 
 async fn check_password(state: &AppState, email: &str, password: String) -> Result<User, ApiError> {
-    let user = state.users.send(FindByEmail(email.to_string())).await?;
+    let user = state
+        .users
+        .send(Settled(FindByEmail(email.to_string())))
+        .await??;
     let hash = user
         .as_ref()
         .and_then(|u| u.password_hash.clone())
@@ -230,7 +234,7 @@ async fn refresh_roles_from_lcs(
     session: DeviceSessionId,
     user: User,
 ) -> Result<User, ApiError> {
-    let Some((email, token)) = state.users.send(ExternalCredentials(session)).await? else {
+    let Some((email, token)) = state.users.send(Settled(ExternalCredentials(session))).await?? else {
         return Ok(user);
     };
     match sync_from_lcs(state, &email, &token).await {
@@ -273,7 +277,7 @@ pub async fn logout(
     responses((status = 200, body = Vec<DeviceSessionView>), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_sessions(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let sessions = state.users.send(ListSessions(caller.id())).await?;
+    let sessions = state.users.send(Settled(ListSessions(caller.id()))).await??;
     let views: Vec<DeviceSessionView> = sessions
         .iter()
         .map(|s| DeviceSessionView::new(s, caller.session))

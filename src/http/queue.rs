@@ -4,6 +4,7 @@ use crate::actors::queue::{
     GetFeedback, GetLeaderboard, GetQueue, GiveFeedback, ListAnnouncements, ListFeedback, PostAnnouncement,
     SetQueue,
 };
+use crate::actors::Settled;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{Body, Caller};
 use crate::api::views::{AnnouncementJson, FeedbackJson, QueueJson};
@@ -20,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
     responses((status = 200, body = QueueJson), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_queue(state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, ApiError> {
-    let summary = state.queue.send(GetQueue).await?;
+    let summary = state.queue.send(Settled(GetQueue)).await??;
     Ok(HttpResponse::Ok().json(QueueJson::from(&summary)))
 }
 
@@ -40,7 +41,7 @@ pub async fn patch_queue(
     caller: Caller,
     Body(body): Body<QueuePatchBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = state.queue.send(GetQueue).await?;
+    let current = state.queue.send(Settled(GetQueue)).await??;
     let settings = parse_queue_change(body.open, body.message.as_deref(), &current.settings)?;
     let summary = state
         .queue
@@ -87,7 +88,7 @@ pub async fn list_announcements(
     state: web::Data<AppState>,
     _caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let list = state.queue.send(ListAnnouncements).await?;
+    let list = state.queue.send(Settled(ListAnnouncements)).await??;
     Ok(HttpResponse::Ok().json(list.iter().map(AnnouncementJson::from).collect::<Vec<_>>()))
 }
 
@@ -126,7 +127,10 @@ pub async fn give_feedback(
     responses((status = 200, body = Vec<FeedbackJson>), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_feedback(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let list = state.queue.send(ListFeedback { by: caller.person() }).await?;
+    let list = state
+        .queue
+        .send(Settled(ListFeedback { by: caller.person() }))
+        .await??;
     Ok(HttpResponse::Ok().json(list.iter().map(FeedbackJson::from).collect::<Vec<_>>()))
 }
 
@@ -141,11 +145,11 @@ pub async fn get_feedback(
 ) -> Result<HttpResponse, ApiError> {
     let feedback = state
         .queue
-        .send(GetFeedback {
+        .send(Settled(GetFeedback {
             by: caller.person(),
             ticket: TicketId(ticket_id.into_inner()),
-        })
-        .await??;
+        }))
+        .await???;
     Ok(HttpResponse::Ok().json(FeedbackJson::from(&feedback)))
 }
 
@@ -192,6 +196,6 @@ pub async fn leaderboard(
             .filter(|n| (1..=LEADERBOARD_MAX).contains(n))
             .ok_or_else(|| ApiError::validation("limit", "must be an integer from 1 to 100"))?,
     };
-    let rows = state.queue.send(GetLeaderboard { limit }).await?;
+    let rows = state.queue.send(Settled(GetLeaderboard { limit })).await??;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(LeaderboardJson::from).collect::<Vec<_>>()))
 }

@@ -7,6 +7,7 @@ use crate::actors::session::{
     PutProfile, RequestSession, SearchMentors, SetSettings, When,
 };
 use crate::actors::users::ListUsers;
+use crate::actors::Settled;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{Body, Caller};
 use crate::api::views::{ChunkJson, SessionJson};
@@ -129,21 +130,21 @@ pub async fn search_mentors(
         .collect();
     let mentors = state
         .users
-        .send(ListUsers {
+        .send(Settled(ListUsers {
             role: Some(Role::Mentor),
-        })
-        .await?
+        }))
+        .await??
         .into_iter()
         .map(|u| u.id)
         .collect();
     let found = state
         .sessions
-        .send(SearchMentors {
+        .send(Settled(SearchMentors {
             skills,
             mentors,
             open_chunks: NEXT_OPEN_SHOWN,
-        })
-        .await?;
+        }))
+        .await??;
     let list: Vec<MentorJson> = found.iter().map(|(p, c)| MentorJson::new(p, Some(c))).collect();
     Ok(HttpResponse::Ok().json(list))
 }
@@ -220,13 +221,13 @@ pub async fn list_availability(
     errors.into_result(())?;
     let chunks = state
         .sessions
-        .send(ListAvailability {
+        .send(Settled(ListAvailability {
             mentor,
             from,
             to,
             status,
-        })
-        .await?;
+        }))
+        .await??;
     Ok(HttpResponse::Ok().json(chunks.iter().map(ChunkJson::from).collect::<Vec<_>>()))
 }
 
@@ -403,12 +404,12 @@ pub async fn list_sessions(
     }
     let sessions = state
         .sessions
-        .send(ListSessions {
+        .send(Settled(ListSessions {
             by: caller.person(),
             when,
             all,
-        })
-        .await?;
+        }))
+        .await??;
     Ok(HttpResponse::Ok().json(sessions.iter().map(SessionJson::from).collect::<Vec<_>>()))
 }
 
@@ -437,7 +438,7 @@ impl From<NotificationSettings> for SettingsJson {
     responses((status = 200, body = SettingsJson), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_settings(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let settings = state.sessions.send(GetSettings(caller.id())).await?;
+    let settings = state.sessions.send(Settled(GetSettings(caller.id()))).await??;
     Ok(HttpResponse::Ok().json(SettingsJson::from(settings)))
 }
 
@@ -458,7 +459,7 @@ pub async fn patch_settings(
     caller: Caller,
     Body(body): Body<SettingsPatchBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = state.sessions.send(GetSettings(caller.id())).await?;
+    let current = state.sessions.send(Settled(GetSettings(caller.id()))).await??;
     let settings = NotificationSettings {
         session_requested: body.session_requested.unwrap_or(current.session_requested),
         session_confirmed: body.session_confirmed.unwrap_or(current.session_confirmed),

@@ -2,6 +2,7 @@
 
 use crate::actors::queue::{ChangeTicket, GetStats, GetTicket, ListTickets, OpenTicket};
 use crate::actors::users::GetUser;
+use crate::actors::Settled;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{Body, Caller};
 use crate::api::views::TicketJson;
@@ -107,12 +108,12 @@ pub async fn list(
     errors.into_result(())?;
     let views = state
         .queue
-        .send(ListTickets {
+        .send(Settled(ListTickets {
             by: caller.person(),
             statuses,
             mine,
-        })
-        .await?;
+        }))
+        .await??;
     Ok(HttpResponse::Ok().json(views.iter().map(TicketJson::from).collect::<Vec<_>>()))
 }
 
@@ -127,11 +128,11 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let view = state
         .queue
-        .send(GetTicket {
+        .send(Settled(GetTicket {
             by: caller.person(),
             id: TicketId(id.into_inner()),
-        })
-        .await??;
+        }))
+        .await???;
     Ok(HttpResponse::Ok().json(TicketJson::from(&view)))
 }
 
@@ -216,11 +217,11 @@ pub async fn slack_dm(
 ) -> Result<HttpResponse, ApiError> {
     let view = state
         .queue
-        .send(GetTicket {
+        .send(Settled(GetTicket {
             by: caller.person(),
             id: TicketId(id.into_inner()),
-        })
-        .await??;
+        }))
+        .await???;
     let unavailable = |why: &str| ApiError::NotFoundCode("slack_unavailable", why.to_string());
     let team = state
         .config
@@ -232,8 +233,8 @@ pub async fn slack_dm(
         .ok_or_else(|| unavailable("Nobody else is on this ticket yet."))?;
     let slack_id = state
         .users
-        .send(GetUser(other))
-        .await?
+        .send(Settled(GetUser(other)))
+        .await??
         .and_then(|u| u.slack_id)
         .ok_or_else(|| unavailable("The other person has not set a Slack id."))?;
     Ok(HttpResponse::Ok().json(SlackDm {
@@ -291,6 +292,9 @@ impl From<Stats> for StatsJson {
     responses((status = 200, body = StatsJson), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let stats = state.queue.send(GetStats { by: caller.person() }).await??;
+    let stats = state
+        .queue
+        .send(Settled(GetStats { by: caller.person() }))
+        .await???;
     Ok(HttpResponse::Ok().json(StatsJson::from(stats)))
 }

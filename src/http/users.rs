@@ -1,6 +1,7 @@
 //! `/api/me/` and `/api/users/`: profiles and roles.
 
 use crate::actors::users::{ListUsers, SetRoles, UpdateProfile};
+use crate::actors::Settled;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{Body, Caller};
 use crate::api::views::UserView;
@@ -75,7 +76,7 @@ pub async fn list_users(
         .as_deref()
         .map(|r| r.parse::<Role>().map_err(|e| ApiError::validation("role", &e)))
         .transpose()?;
-    let users = state.users.send(ListUsers { role }).await?;
+    let users = state.users.send(Settled(ListUsers { role })).await??;
     Ok(HttpResponse::Ok().json(users.iter().map(UserView::from).collect::<Vec<_>>()))
 }
 

@@ -11,14 +11,17 @@
 use super::{EventSink, StoreError};
 use crate::domain::event::Event;
 use std::fs::File;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use tokio::sync::oneshot;
 
 /// A change waiting for the disk.
 pub(super) struct Pending {
     pub events: Vec<Arc<Event>>,
+    /// The number [`Store::commit`](super::Store::commit) gave the change (a barrier
+    /// carries the newest number so far); once synced it becomes the durable watermark.
+    pub number: u64,
 }
 
 type Waiter = (Pending, oneshot::Sender<Result<(), ()>>);
@@ -35,6 +38,11 @@ pub(super) struct Committer {
     /// Set when a sync failed: memory is then ahead of the disk, so no further change
     /// may be acknowledged. The process keeps serving reads and reports not ready.
     poisoned: Arc<AtomicBool>,
+    /// The number of the newest change known to be on disk.
+    durable: Arc<AtomicU64>,
+    /// While set, syncs wait: fault injection for tests of "nothing un-durable is
+    /// visible" (a sync that is slow to come back).
+    hold: Arc<(Mutex<bool>, Condvar)>,
 }
 
 impl Committer {
@@ -45,15 +53,38 @@ impl Committer {
     ) -> Result<Committer, StoreError> {
         let (queue, receiver) = mpsc::channel::<Waiter>();
         let poisoned = Arc::new(AtomicBool::new(false));
-        let flag = poisoned.clone();
+        let durable = Arc::new(AtomicU64::new(0));
+        let hold: Arc<(Mutex<bool>, Condvar)> = Arc::default();
+        let shared = Shared {
+            poisoned: poisoned.clone(),
+            durable: durable.clone(),
+            hold: hold.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("mentorq-commit".into())
-            .spawn(move || run(db, data_file, receiver, sink, flag))?;
+            .spawn(move || run(db, data_file, receiver, sink, shared))?;
         Ok(Committer {
             queue: Some(queue),
             thread: Some(thread),
             poisoned,
+            durable,
+            hold,
         })
+    }
+
+    /// The number of the newest change known to be on disk.
+    pub fn durable(&self) -> u64 {
+        self.durable.load(Ordering::Acquire)
+    }
+
+    /// Holds every sync until [`Committer::release`].
+    pub fn hold(&self) {
+        *self.hold.0.lock().expect("hold lock") = true;
+    }
+
+    pub fn release(&self) {
+        *self.hold.0.lock().expect("hold lock") = false;
+        self.hold.1.notify_all();
     }
 
     pub fn is_poisoned(&self) -> bool {
@@ -81,16 +112,35 @@ impl Drop for Committer {
     }
 }
 
+/// What the commit thread shares with the store's handles.
+struct Shared {
+    poisoned: Arc<AtomicBool>,
+    durable: Arc<AtomicU64>,
+    hold: Arc<(Mutex<bool>, Condvar)>,
+}
+
 fn run(
     db: sled::Db,
     data_file: File,
     receiver: mpsc::Receiver<Waiter>,
     sink: Arc<Mutex<Option<EventSink>>>,
-    poisoned: Arc<AtomicBool>,
+    shared: Shared,
 ) {
+    let Shared {
+        poisoned,
+        durable,
+        hold,
+    } = shared;
     let mut batch: Vec<Waiter> = Vec::new();
     // Ends when every `Store` handle (and so every sender) is gone.
     while let Ok(first) = receiver.recv() {
+        {
+            let (held, released) = &*hold;
+            let mut held = held.lock().expect("hold lock");
+            while *held {
+                held = released.wait(held).expect("hold lock");
+            }
+        }
         batch.push(first);
         batch.extend(receiver.try_iter());
         let started = std::time::Instant::now();
@@ -109,6 +159,8 @@ fn run(
         }
         match synced {
             Ok(()) => {
+                let newest = batch.iter().map(|(p, _)| p.number).max().unwrap_or(0);
+                durable.fetch_max(newest, Ordering::AcqRel);
                 let events: Vec<Arc<Event>> =
                     batch.iter().flat_map(|(p, _)| p.events.iter().cloned()).collect();
                 if !events.is_empty() {

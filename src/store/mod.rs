@@ -175,6 +175,8 @@ struct Inner {
     /// disk: that is what makes `seq` gap-free on disk and hands batches to the
     /// committer in `seq` order.
     next_seq: Mutex<u64>,
+    /// The number of the newest applied change (changed under `next_seq`'s lock).
+    applied: std::sync::atomic::AtomicU64,
     committer: Committer,
     sink: Arc<Mutex<Option<EventSink>>>,
     /// How many of the newest events the `events` tree keeps.
@@ -220,6 +222,7 @@ impl Store {
                 db,
                 trees,
                 next_seq: Mutex::new(next_seq),
+                applied: std::sync::atomic::AtomicU64::new(0),
                 committer,
                 sink,
                 retain_events: std::sync::atomic::AtomicU64::new(u64::MAX),
@@ -284,8 +287,14 @@ impl Store {
         }
         self.apply(&writes)?;
         *next_seq += events.len() as u64;
+        let number = self
+            .inner
+            .applied
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
+            + 1;
         let durable = self.inner.committer.enqueue(Pending {
             events: events.clone(),
+            number,
         })?;
         drop(next_seq);
         Ok(Commit { events, durable })
@@ -296,12 +305,47 @@ impl Store {
     pub async fn barrier(&self) -> Result<(), StoreError> {
         let receiver = {
             let _order = self.inner.next_seq.lock().map_err(|_| StoreError::Poisoned)?;
-            self.inner.committer.enqueue(Pending { events: Vec::new() })?
+            let number = self.inner.applied.load(std::sync::atomic::Ordering::Acquire);
+            self.inner.committer.enqueue(Pending {
+                events: Vec::new(),
+                number,
+            })?
         };
         match receiver.await {
             Ok(Ok(())) => Ok(()),
             _ => Err(StoreError::Poisoned),
         }
+    }
+
+    /// Resolves once every change applied so far is durable: at once when none is in
+    /// flight (the common case for reads), else at the next sync. An actor answers a
+    /// read decided from memory only after this, so nobody is shown a change that a
+    /// crash could take back.
+    pub fn settled(&self) -> impl std::future::Future<Output = Result<(), StoreError>> + Send + 'static {
+        use std::sync::atomic::Ordering;
+        let pending = self.inner.committer.durable() < self.inner.applied.load(Ordering::Acquire);
+        let store = self.clone();
+        async move {
+            if store.is_poisoned() {
+                return Err(StoreError::Poisoned);
+            }
+            if pending {
+                store.barrier().await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Fault injection for tests: syncs wait until [`Store::release_syncs`], so changes
+    /// are applied but not durable for as long as a test needs.
+    #[doc(hidden)]
+    pub fn hold_syncs(&self) {
+        self.inner.committer.hold();
+    }
+
+    #[doc(hidden)]
+    pub fn release_syncs(&self) {
+        self.inner.committer.release();
     }
 
     fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {

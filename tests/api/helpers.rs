@@ -11,6 +11,8 @@ use tempfile::TempDir;
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// The running app's store, for fault injection.
+    pub store: mentorq::store::Store,
     /// Kept so the folder lives as long as the app.
     _dir: TempDir,
 }
@@ -60,10 +62,12 @@ pub async fn spawn_app_with_clock(adjust: impl FnOnce(&mut Config), clock: Share
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let store = app.store();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
+        store,
         _dir: dir,
     }
 }

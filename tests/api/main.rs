@@ -2,6 +2,7 @@
 
 mod auth;
 mod contract;
+mod durability;
 mod feedback;
 mod helpers;
 mod lcs;
