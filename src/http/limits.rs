@@ -1,16 +1,47 @@
 //! Idempotent POSTs (the per-user write rate limit is in `api::rate_limit`, since the
 //! `Caller` extractor applies it).
 
-use crate::actors::idempotency::{Abandon, Begin, Begun, Finish};
+use crate::actors::idempotency::{Abandon, Begin, Begun, Finish, IdempotencyActor};
 use crate::api::error::ApiError;
 use crate::api::AppState;
 use crate::domain::idempotency::{is_final, StoredResponse, MAX_KEY_CHARS};
 use crate::domain::UserId;
+use actix::Addr;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header::HeaderValue, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
+
+/// An idempotency key whose request is under way. Dropping it without
+/// [`InFlight::finish`] abandons the key, so a request that fails, or whose future is
+/// dropped, before its answer is kept never leaves the key "in progress".
+struct InFlight {
+    actor: Addr<IdempotencyActor>,
+    key: Option<(UserId, String)>,
+}
+
+impl InFlight {
+    fn new(actor: Addr<IdempotencyActor>, user: UserId, key: String) -> InFlight {
+        InFlight {
+            actor,
+            key: Some((user, key)),
+        }
+    }
+
+    /// The key, now on its way to `Finish` (which frees it itself).
+    fn finish(mut self) -> (UserId, String) {
+        self.key.take().expect("taken only here")
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some((user, key)) = self.key.take() {
+            self.actor.do_send(Abandon { user, key });
+        }
+    }
+}
 
 /// Middleware: a POST carrying `Idempotency-Key` from an authenticated user returns
 /// the first answer to that key again instead of acting twice.
@@ -72,14 +103,10 @@ pub async fn idempotency(
         )
         .into()),
         Begun::Proceed => {
-            let response = next.call(req).await;
-            let response = match response {
-                Ok(r) => r,
-                Err(e) => {
-                    state.idempotency.do_send(Abandon { user, key });
-                    return Err(e);
-                }
-            };
+            // From here on, however the request ends — an error, a dropped future —
+            // the key is freed unless its answer is handed to `Finish`.
+            let in_flight = InFlight::new(state.idempotency.clone(), user, key);
+            let response = next.call(req).await?;
             let status = response.status().as_u16();
             let (req, res) = response.into_parts();
             let (head, body) = res.into_parts();
@@ -87,6 +114,7 @@ pub async fn idempotency(
                 .await
                 .map_err(|e| ApiError::Internal(format!("reading a response body: {}", e.into())))?;
             if is_final(status) {
+                let (user, key) = in_flight.finish();
                 let answer = StoredResponse {
                     user,
                     key,
@@ -101,10 +129,49 @@ pub async fn idempotency(
                     .await
                     .map_err(ApiError::from)?
                     .map_err(ApiError::from)?;
-            } else {
-                state.idempotency.do_send(Abandon { user, key });
             }
             Ok(ServiceResponse::new(req, head.set_body(bytes)).map_into_boxed_body())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::store::Store;
+    use actix::Actor;
+    use std::future::Future;
+    use std::sync::Arc;
+
+    async fn begin(actor: &Addr<IdempotencyActor>) -> Begun {
+        let begin = Begin {
+            user: UserId(1),
+            key: "k".into(),
+            route: "POST /api/tickets".into(),
+        };
+        actor.send(begin).await.unwrap()
+    }
+
+    #[actix_web::test]
+    async fn a_request_dropped_before_its_answer_is_kept_frees_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let actor = IdempotencyActor::load(store, Arc::new(SystemClock))
+            .unwrap()
+            .start();
+        assert_eq!(begin(&actor).await, Begun::Proceed);
+        // The request's future holds the guard and is dropped mid-way.
+        let request = async {
+            let _in_flight = InFlight::new(actor.clone(), UserId(1), "k".into());
+            std::future::pending::<()>().await;
+        };
+        let mut request = Box::pin(request);
+        let polled =
+            futures_util::future::poll_fn(|cx| std::task::Poll::Ready(request.as_mut().poll(cx))).await;
+        assert!(polled.is_pending());
+        assert_eq!(begin(&actor).await, Begun::InFlight, "still under way");
+        drop(request);
+        assert_eq!(begin(&actor).await, Begun::Proceed, "the key is free again");
     }
 }

@@ -5,6 +5,7 @@ mod contract;
 mod durability;
 mod feedback;
 mod helpers;
+mod idempotency;
 mod lcs;
 mod old_data;
 mod queue;
