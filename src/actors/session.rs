@@ -12,7 +12,7 @@ use crate::domain::event::EventBody;
 use crate::domain::schedule::{
     change_session, cut_into_chunks, due_reminders, may_mentor, next_wake, overlaps, plan_booking,
     status_by_time, Chunk, ChunkStatus, MentorProfile, NotificationSettings, ScheduleError, Session,
-    SessionChange, SessionLength, SessionStatus,
+    SessionChange, SessionLength, SessionStatus, SettingsChange,
 };
 use crate::domain::ticket::Person;
 use crate::domain::validate::FieldErrors;
@@ -593,21 +593,23 @@ impl Handler<GetSettings> for SessionActor {
 
 #[derive(Message)]
 #[rtype(result = "Result<NotificationSettings, SessionError>")]
-pub struct SetSettings {
+pub struct ChangeSettings {
     pub user: UserId,
-    pub settings: NotificationSettings,
+    pub change: SettingsChange,
 }
 
-impl Handler<SetSettings> for SessionActor {
+/// Merged here, against the settings as they are when the change is handled, so two
+/// concurrent changes of different switches both hold.
+impl Handler<ChangeSettings> for SessionActor {
     type Result = Reply<NotificationSettings, SessionError>;
 
-    fn handle(&mut self, msg: SetSettings, _: &mut Context<Self>) -> Self::Result {
-        let record = (msg.user, msg.settings);
+    fn handle(&mut self, msg: ChangeSettings, _: &mut Context<Self>) -> Self::Result {
+        let settings = msg.change.apply(self.settings_of(msg.user));
         let mut batch = Batch::new();
-        batch.put(&record);
+        batch.put(&(msg.user, settings));
         commit_then(self.store.clone(), batch, self.clock.now(), |_| {
-            self.settings.insert(msg.user, msg.settings);
-            msg.settings
+            self.settings.insert(msg.user, settings);
+            settings
         })
     }
 }

@@ -372,6 +372,29 @@ impl Default for NotificationSettings {
     }
 }
 
+/// A partial change of [`NotificationSettings`]: the switches it names, the others
+/// left as they are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SettingsChange {
+    pub session_requested: Option<bool>,
+    pub session_confirmed: Option<bool>,
+    pub session_cancelled: Option<bool>,
+    pub fifteen_minute_alert: Option<bool>,
+    pub sixty_minute_alert: Option<bool>,
+}
+
+impl SettingsChange {
+    pub fn apply(&self, current: NotificationSettings) -> NotificationSettings {
+        NotificationSettings {
+            session_requested: self.session_requested.unwrap_or(current.session_requested),
+            session_confirmed: self.session_confirmed.unwrap_or(current.session_confirmed),
+            session_cancelled: self.session_cancelled.unwrap_or(current.session_cancelled),
+            fifteen_minute_alert: self.fifteen_minute_alert.unwrap_or(current.fifteen_minute_alert),
+            sixty_minute_alert: self.sixty_minute_alert.unwrap_or(current.sixty_minute_alert),
+        }
+    }
+}
+
 impl NotificationSettings {
     pub fn wants_reminder(&self, minutes: u8) -> bool {
         match minutes {
@@ -723,5 +746,17 @@ mod tests {
         assert!(MentorProfile::parse(UserId(7), "G", None, Some(&many), None).is_err());
         let long = vec!["x".repeat(51)];
         assert!(MentorProfile::parse(UserId(7), "G", None, Some(&long), None).is_err());
+    }
+
+    #[test]
+    fn a_settings_change_touches_only_the_switches_it_names() {
+        let change = SettingsChange {
+            sixty_minute_alert: Some(false),
+            ..Default::default()
+        };
+        let after = change.apply(NotificationSettings::default());
+        assert!(!after.sixty_minute_alert);
+        assert!(after.session_requested && after.session_confirmed && after.fifteen_minute_alert);
+        assert_eq!(SettingsChange::default().apply(after), after);
     }
 }

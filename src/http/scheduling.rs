@@ -3,8 +3,8 @@
 
 use super::tickets::query_bool;
 use crate::actors::session::{
-    ChangeSession, DeleteAvailability, GetSettings, ListAvailability, ListSessions, PublishAvailability,
-    PutProfile, RequestSession, SearchMentors, SetSettings, When,
+    ChangeSession, ChangeSettings, DeleteAvailability, GetSettings, ListAvailability, ListSessions,
+    PublishAvailability, PutProfile, RequestSession, SearchMentors, When,
 };
 use crate::actors::users::ListUsers;
 use crate::actors::Settled;
@@ -12,6 +12,7 @@ use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{Body, Caller};
 use crate::api::views::{ChunkJson, SessionJson};
 use crate::api::AppState;
+use crate::domain::schedule::SettingsChange;
 use crate::domain::schedule::{
     Chunk, ChunkStatus, MentorProfile, NotificationSettings, SessionChange, SessionLength, SessionStatus,
     REASON_MAX, TOPIC_MAX,
@@ -459,19 +460,18 @@ pub async fn patch_settings(
     caller: Caller,
     Body(body): Body<SettingsPatchBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = state.sessions.send(Settled(GetSettings(caller.id()))).await??;
-    let settings = NotificationSettings {
-        session_requested: body.session_requested.unwrap_or(current.session_requested),
-        session_confirmed: body.session_confirmed.unwrap_or(current.session_confirmed),
-        session_cancelled: body.session_cancelled.unwrap_or(current.session_cancelled),
-        fifteen_minute_alert: body.fifteen_minute_alert.unwrap_or(current.fifteen_minute_alert),
-        sixty_minute_alert: body.sixty_minute_alert.unwrap_or(current.sixty_minute_alert),
+    let change = SettingsChange {
+        session_requested: body.session_requested,
+        session_confirmed: body.session_confirmed,
+        session_cancelled: body.session_cancelled,
+        fifteen_minute_alert: body.fifteen_minute_alert,
+        sixty_minute_alert: body.sixty_minute_alert,
     };
     let saved = state
         .sessions
-        .send(SetSettings {
+        .send(ChangeSettings {
             user: caller.id(),
-            settings,
+            change,
         })
         .await??;
     Ok(HttpResponse::Ok().json(SettingsJson::from(saved)))

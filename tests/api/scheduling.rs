@@ -482,3 +482,39 @@ async fn notification_settings_default_on_and_can_be_switched() {
         .await;
     assert_eq!(bad.code(), "validation_failed");
 }
+
+#[actix_web::test]
+async fn concurrent_settings_changes_of_different_switches_both_hold() {
+    let app = spawn_app().await;
+    let ada = app.hacker("Ada").await;
+    for round in 0..20 {
+        let first = app.patch(
+            "/api/notification-settings/",
+            &ada.access,
+            json!({"session_requested": false}),
+        );
+        let second = app.patch(
+            "/api/notification-settings/",
+            &ada.access,
+            json!({"sixty_minute_alert": false}),
+        );
+        let (first, second) = tokio::join!(first, second);
+        assert_eq!((first.status.as_u16(), second.status.as_u16()), (200, 200));
+        let now = app.get("/api/notification-settings/", &ada.access).await;
+        assert_eq!(
+            (
+                now.body["session_requested"].as_bool(),
+                now.body["sixty_minute_alert"].as_bool()
+            ),
+            (Some(false), Some(false)),
+            "round {round}: neither change was lost"
+        );
+        let reset = json!({"session_requested": true, "sixty_minute_alert": true});
+        assert_eq!(
+            app.patch("/api/notification-settings/", &ada.access, reset)
+                .await
+                .status,
+            200
+        );
+    }
+}
