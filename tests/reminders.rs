@@ -7,11 +7,11 @@
 use actix::{Actor, Addr, Arbiter};
 use chrono::{Duration, TimeZone, Utc};
 use mentorq::actors::session::{
-    ChangeSession, Ping, PublishAvailability, RequestSession, SessionActor, SetSettings,
+    ChangeSession, ChangeSettings, Ping, PublishAvailability, RequestSession, SessionActor,
 };
 use mentorq::clock::ManualClock;
 use mentorq::domain::event::EventBody;
-use mentorq::domain::schedule::{NotificationSettings, Session, SessionChange, SessionLength, SessionStatus};
+use mentorq::domain::schedule::{Session, SessionChange, SessionLength, SessionStatus, SettingsChange};
 use mentorq::domain::ticket::Person;
 use mentorq::domain::user::{Role, Roles};
 use mentorq::domain::{Timestamp, UserId};
@@ -196,14 +196,14 @@ async fn pending_and_cancelled_sessions_get_no_reminders() {
 #[actix_web::test]
 async fn a_party_with_the_setting_off_is_not_reminded() {
     let h = Harness::new();
-    let off = NotificationSettings {
-        sixty_minute_alert: false,
+    let off = SettingsChange {
+        sixty_minute_alert: Some(false),
         ..Default::default()
     };
     h.actor
-        .send(SetSettings {
+        .send(ChangeSettings {
             user: MENTEE,
-            settings: off,
+            change: off,
         })
         .await
         .unwrap()

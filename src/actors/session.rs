@@ -10,9 +10,9 @@ use super::{after_barrier, commit_then, next_id, Reply};
 use crate::clock::SharedClock;
 use crate::domain::event::EventBody;
 use crate::domain::schedule::{
-    change_session, cut_into_chunks, due_reminders, may_mentor, next_wake, overlaps, plan_booking,
-    status_by_time, Chunk, ChunkStatus, MentorProfile, NotificationSettings, ScheduleError, Session,
-    SessionChange, SessionLength, SessionStatus, SettingsChange,
+    change_session, cut_into_chunks, due_reminders, may_list_every_session, may_mentor, next_wake, overlaps,
+    plan_booking, status_by_time, Chunk, ChunkStatus, MentorProfile, NotificationSettings, ScheduleError,
+    Session, SessionChange, SessionChangeError, SessionLength, SessionStatus, SettingsChange,
 };
 use crate::domain::ticket::Person;
 use crate::domain::validate::FieldErrors;
@@ -30,6 +30,15 @@ pub enum SessionError {
     Validation(FieldErrors),
     #[error(transparent)]
     Storage(#[from] StoreError),
+}
+
+impl From<SessionChangeError> for SessionError {
+    fn from(e: SessionChangeError) -> Self {
+        match e {
+            SessionChangeError::Fields(fields) => SessionError::Validation(fields),
+            SessionChangeError::Rule(rule) => SessionError::Rule(rule),
+        }
+    }
 }
 
 impl From<FieldErrors> for SessionError {
@@ -549,7 +558,7 @@ pub enum When {
 }
 
 #[derive(Message)]
-#[rtype(result = "Vec<Session>")]
+#[rtype(result = "Result<Vec<Session>, SessionError>")]
 pub struct ListSessions {
     pub by: Person,
     pub when: When,
@@ -558,12 +567,15 @@ pub struct ListSessions {
 }
 
 impl Handler<ListSessions> for SessionActor {
-    type Result = MessageResult<ListSessions>;
+    type Result = Result<Vec<Session>, SessionError>;
 
     fn handle(&mut self, msg: ListSessions, _: &mut Context<Self>) -> Self::Result {
         settle_first!(self);
+        if msg.all {
+            may_list_every_session(msg.by.roles)?;
+        }
         let now = self.clock.now();
-        let all = msg.all && msg.by.roles.is_manager();
+        let all = msg.all;
         let mut list: Vec<Session> = self
             .sessions
             .values()
@@ -575,7 +587,7 @@ impl Handler<ListSessions> for SessionActor {
         if msg.when == When::Past {
             list.reverse();
         }
-        MessageResult(list)
+        Ok(list)
     }
 }
 

@@ -302,6 +302,57 @@ pub enum SessionChange {
     Cancel { reason: Option<String> },
 }
 
+/// Why a requested session change could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SessionChangeError {
+    #[error("Some fields are not valid.")]
+    Fields(FieldErrors),
+    #[error(transparent)]
+    Rule(#[from] ScheduleError),
+}
+
+impl SessionChange {
+    /// A request's `status` (and `reason`) as a change. Only CONFIRMED and CANCELLED
+    /// can be asked for; the other statuses come from time alone.
+    pub fn parse(status: Option<&str>, reason: Option<&str>) -> Result<SessionChange, SessionChangeError> {
+        let mut errors = FieldErrors::new();
+        let reason = errors.optional_text("reason", reason, REASON_MAX);
+        let status = match status {
+            None => {
+                errors.add("status", "is required");
+                None
+            }
+            Some(s) => SessionStatus::parse(s).or_else(|| {
+                errors.add("status", "must be CONFIRMED or CANCELLED");
+                None
+            }),
+        };
+        errors.into_result(()).map_err(SessionChangeError::Fields)?;
+        match status {
+            Some(SessionStatus::Confirmed) => Ok(SessionChange::Confirm),
+            Some(SessionStatus::Cancelled) => Ok(SessionChange::Cancel {
+                reason: (!reason.is_empty()).then_some(reason),
+            }),
+            other => Err(ScheduleError::InvalidTransition(format!(
+                "A session can only be CONFIRMED or CANCELLED by request, not {}.",
+                other.map_or("changed", |s| s.as_str())
+            ))
+            .into()),
+        }
+    }
+}
+
+/// Who may list every session, not only their own: managers.
+pub fn may_list_every_session(roles: Roles) -> Result<(), ScheduleError> {
+    if roles.is_manager() {
+        Ok(())
+    } else {
+        Err(ScheduleError::Forbidden(
+            "Only organizers and directors may list every session.",
+        ))
+    }
+}
+
 /// Applies `change` by `by` at `now`: the new status (the chunks follow it).
 pub fn change_session(
     session: &Session,
@@ -758,5 +809,38 @@ mod tests {
         assert!(!after.sixty_minute_alert);
         assert!(after.session_requested && after.session_confirmed && after.fifteen_minute_alert);
         assert_eq!(SettingsChange::default().apply(after), after);
+    }
+
+    #[test]
+    fn only_confirming_and_cancelling_can_be_requested() {
+        assert_eq!(
+            SessionChange::parse(Some("confirmed"), None),
+            Ok(SessionChange::Confirm)
+        );
+        assert_eq!(
+            SessionChange::parse(Some("CANCELLED"), Some(" ill ")),
+            Ok(SessionChange::Cancel {
+                reason: Some("ill".into())
+            })
+        );
+        assert!(matches!(
+            SessionChange::parse(Some("COMPLETED"), None),
+            Err(SessionChangeError::Rule(ScheduleError::InvalidTransition(_)))
+        ));
+        assert!(matches!(
+            SessionChange::parse(None, None),
+            Err(SessionChangeError::Fields(_))
+        ));
+        assert!(matches!(
+            SessionChange::parse(Some("dance"), None),
+            Err(SessionChangeError::Fields(_))
+        ));
+    }
+
+    #[test]
+    fn only_managers_may_list_every_session() {
+        assert!(may_list_every_session(Roles::default()).is_err());
+        assert!(may_list_every_session(Roles::default().with(Role::Mentor)).is_err());
+        assert!(may_list_every_session(Roles::default().with(Role::Organizer)).is_ok());
     }
 }
