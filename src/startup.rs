@@ -134,7 +134,8 @@ impl Application {
                         .default_service(web::to(http::not_found))
                         .wrap(actix_web::middleware::from_fn(http::limits::idempotency))
                         .wrap(ErrorHandlers::new().default_handler(http::json_errors))
-                        .wrap(cors),
+                        .wrap(cors)
+                        .wrap(actix_web::middleware::from_fn(http::trace::request_span)),
                 )
                 .default_service(web::to(http::not_found))
                 .wrap(NormalizePath::new(TrailingSlash::Trim))

@@ -456,3 +456,64 @@ async fn resume_with_since_works_across_a_restart() {
     assert_eq!(texts[1]["seq"], 2);
     assert_eq!(texts[1]["data"]["text"], "two");
 }
+
+#[tokio::test]
+async fn each_request_and_each_websocket_connection_logs_inside_its_own_span() {
+    let data = tempfile::tempdir().unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mentorq"))
+        .args(["serve", "--config", "/nonexistent/config.toml"])
+        .env("MENTORQ__HTTP__PORT", "0")
+        .env("MENTORQ__STORE__PATH", data.path())
+        .env("RUST_LOG", "mentorq=debug")
+        .stdout(Stdio::piped())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let base = line.trim().strip_prefix("listening on ").unwrap().to_string();
+    let client = reqwest::Client::new();
+    assert_eq!(register(&client, &base, "ada@example.org").await, 201);
+    let (_, tokens) = login(&client, &base, "ada@example.org").await;
+    let access = tokens["access"].as_str().unwrap();
+    let me = client
+        .get(format!("{base}/api/me/"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let ws_url = format!("{}/ws?access_token={access}", base.replace("http://", "ws://"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    use futures_util::{SinkExt, StreamExt};
+    ws.next().await.unwrap().unwrap();
+    ws.close(None).await.unwrap();
+    while ws.next().await.is_some() {}
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap();
+
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let request = text
+        .lines()
+        .find(|l| l.contains("answered") && l.contains("route=\"/api/me\""))
+        .unwrap_or_else(|| panic!("no answered line for /api/me in:\n{text}"));
+    for field in ["method=GET", "user=1", "status=200", "latency_ms="] {
+        assert!(request.contains(field), "{field} in {request}");
+    }
+    let connection = text
+        .lines()
+        .find(|l| l.contains("disconnected"))
+        .unwrap_or_else(|| panic!("no disconnected line in:\n{text}"));
+    assert!(
+        connection.contains("ws{client=") && connection.contains("user=1"),
+        "{connection}"
+    );
+}

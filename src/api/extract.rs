@@ -126,5 +126,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
         .users
         .send(Settled(Authenticate { user, session }))
         .await???;
+    // The request's span (see `http::trace`) names who made it.
+    tracing::Span::current().record("user", user.id.0);
     Ok(Caller { user, session })
 }

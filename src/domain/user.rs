@@ -101,6 +101,11 @@ impl Roles {
     }
 }
 
+/// Who may list every account (`GET /api/users/`): managers.
+pub fn may_list_users(roles: Roles) -> bool {
+    roles.is_manager()
+}
+
 /// A user account as the user store keeps it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct User {

@@ -14,6 +14,7 @@ pub mod ops;
 pub mod queue;
 pub mod scheduling;
 pub mod tickets;
+pub mod trace;
 pub mod users;
 
 use crate::api::error::ApiError;

@@ -6,6 +6,7 @@ use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{Body, Caller};
 use crate::api::views::UserView;
 use crate::api::AppState;
+use crate::domain::user::may_list_users;
 use crate::domain::user::{ProfileChange, Role, Roles};
 use crate::domain::UserId;
 use actix_web::{web, HttpResponse};
@@ -66,7 +67,7 @@ pub async fn list_users(
     caller: Caller,
     query: web::Query<UsersQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    if !caller.user.roles.is_manager() {
+    if !may_list_users(caller.user.roles) {
         return Err(ApiError::forbidden(
             "Only organizers and directors may list users.",
         ));
