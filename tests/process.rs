@@ -490,7 +490,7 @@ async fn each_request_and_each_websocket_connection_logs_inside_its_own_span() {
     assert_eq!(me.status(), 200);
     let ws_url = format!("{}/ws?access_token={access}", base.replace("http://", "ws://"));
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::StreamExt;
     ws.next().await.unwrap().unwrap();
     ws.close(None).await.unwrap();
     while ws.next().await.is_some() {}
