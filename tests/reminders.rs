@@ -254,3 +254,71 @@ async fn no_reminder_is_sent_after_the_start_even_when_missed() {
     h.actor.send(Ping).await.unwrap();
     assert!(h.reminders().is_empty());
 }
+
+/// A clock that runs at real speed from a chosen moment.
+struct RunningClock {
+    from: Timestamp,
+    started: std::time::Instant,
+}
+
+impl mentorq::clock::Clock for RunningClock {
+    fn now(&self) -> Timestamp {
+        self.from + Duration::from_std(self.started.elapsed()).unwrap()
+    }
+}
+
+#[actix_web::test]
+async fn a_reminder_goes_out_at_its_time_with_nobody_asking() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // Two seconds before the sixty-minute reminders are due.
+    let clock = RunningClock {
+        from: start() - Duration::minutes(60) - Duration::seconds(2),
+        started: std::time::Instant::now(),
+    };
+    let actor = SessionActor::load(store.clone(), Arc::new(clock), "https://m/{token}".into()).unwrap();
+    let arbiter = Arbiter::new();
+    let actor = SessionActor::start_in_arbiter(&arbiter.handle(), move |_| actor);
+    let chunks = actor
+        .send(PublishAvailability {
+            by: person(MENTOR, &[Role::Mentor]),
+            start: start(),
+            end: start() + Duration::minutes(30),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let session = actor
+        .send(RequestSession {
+            by: person(MENTEE, &[]),
+            chunk: chunks[0].id,
+            length: SessionLength::parse(30).unwrap(),
+            topic: String::new(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    actor
+        .send(ChangeSession {
+            by: person(MENTOR, &[Role::Mentor]),
+            id: session.id,
+            change: SessionChange::Confirm,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let reminders = || {
+        store
+            .events_from(0)
+            .filter(|e| matches!(e.as_ref().unwrap().body, EventBody::SessionReminder { .. }))
+            .count()
+    };
+    assert_eq!(reminders(), 0, "not due yet");
+    // No message reaches the actor from here on: only its own timer can wake it.
+    let waited = std::time::Instant::now();
+    while reminders() < 2 && waited.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(reminders(), 2, "both parties reminded, by the actor's own timer");
+    arbiter.stop();
+}

@@ -2,9 +2,9 @@
 //! notification settings and reminder state.
 //!
 //! Time-driven changes (expiry, completion, reminders) come from an agenda of wake-up
-//! times. The actor works through everything due before handling any message, and on a
-//! one-second timer, always at the clock's `now`: a test moves a manual clock and the
-//! next request sees the world as of that moment, with no sleeping.
+//! times. The actor works through everything due before handling any message, and on one
+//! timer set for the agenda's first entry, always at the clock's `now`: a test moves a
+//! manual clock and the next request sees the world as of that moment, with no sleeping.
 
 use super::{after_barrier, commit_then, next_id, Reply};
 use crate::clock::SharedClock;
@@ -57,6 +57,8 @@ pub struct SessionActor {
     settings: HashMap<UserId, NotificationSettings>,
     /// (when, session): the next moment time alone changes each session.
     agenda: BTreeSet<(Timestamp, SessionId)>,
+    /// The timer set for the agenda's first entry.
+    wake: Option<SpawnHandle>,
     next_chunk: u64,
     next_session: u64,
 }
@@ -87,6 +89,7 @@ impl SessionActor {
             sessions: sessions.into_iter().map(|s| (s.id, s)).collect(),
             settings: settings.into_iter().collect(),
             agenda,
+            wake: None,
             next_chunk,
             next_session,
         })
@@ -167,6 +170,24 @@ impl SessionActor {
         }
     }
 
+    /// Sets the one timer for the agenda's first entry (replacing any other), so the
+    /// actor wakes when time next changes a session and not before. A message that
+    /// finds something due settles it first anyway (`settle_first!`); the timer is what
+    /// makes a reminder go out when nobody is asking.
+    fn rearm(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.wake.take() {
+            ctx.cancel_future(handle);
+        }
+        if let Some(&(when, _)) = self.agenda.first() {
+            let delay = sleep_before(when, self.clock.now());
+            self.wake = Some(ctx.run_later(delay, |actor, ctx| {
+                actor.wake = None;
+                actor.run_agenda();
+                actor.rearm(ctx);
+            }));
+        }
+    }
+
     /// The chunks with ids `ids` set to `status` (not yet stored).
     fn set_chunks(&self, ids: &[ChunkId], status: ChunkStatus) -> Vec<Chunk> {
         ids.iter()
@@ -179,6 +200,16 @@ impl SessionActor {
         let token = uuid::Uuid::new_v4().simple().to_string();
         self.meeting_url_template.replace("{token}", &token)
     }
+}
+
+/// The longest the actor sleeps, even when its next entry is further away: timers run
+/// on the monotonic clock, so a step of the wall clock (NTP, a suspended VM) is noticed
+/// within this long.
+const LONGEST_SLEEP: Duration = Duration::from_secs(300);
+
+/// How long to sleep at `now` to wake at `when` (at once if it has passed).
+fn sleep_before(when: Timestamp, now: Timestamp) -> Duration {
+    (when - now).to_std().unwrap_or(Duration::ZERO).min(LONGEST_SLEEP)
 }
 
 /// The agenda entry for a session after it was settled at `now`: its next wake-up
@@ -201,7 +232,7 @@ impl Actor for SessionActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // Late reminders and expiries from while the server was down go out now.
         self.run_agenda();
-        ctx.run_interval(Duration::from_secs(1), |actor, _| actor.run_agenda());
+        self.rearm(ctx);
     }
 }
 
@@ -427,7 +458,7 @@ pub struct RequestSession {
 impl Handler<RequestSession> for SessionActor {
     type Result = Reply<Session, SessionError>;
 
-    fn handle(&mut self, msg: RequestSession, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: RequestSession, ctx: &mut Context<Self>) -> Self::Result {
         settle_first!(self);
         let now = self.clock.now();
         let Some(first) = self.chunks.get(&msg.chunk) else {
@@ -473,7 +504,7 @@ impl Handler<RequestSession> for SessionActor {
                 chunks: held.clone(),
                 deleted: Vec::new(),
             });
-        commit_then(self.store.clone(), batch, now, |_| {
+        let reply = commit_then(self.store.clone(), batch, now, |_| {
             self.next_session += 1;
             for chunk in held {
                 self.chunks.insert(chunk.id, chunk);
@@ -483,7 +514,9 @@ impl Handler<RequestSession> for SessionActor {
             }
             self.sessions.insert(session.id, session.clone());
             session
-        })
+        });
+        self.rearm(ctx);
+        reply
     }
 }
 
@@ -498,7 +531,7 @@ pub struct ChangeSession {
 impl Handler<ChangeSession> for SessionActor {
     type Result = Reply<Session, SessionError>;
 
-    fn handle(&mut self, msg: ChangeSession, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: ChangeSession, ctx: &mut Context<Self>) -> Self::Result {
         settle_first!(self);
         let now = self.clock.now();
         let Some(current) = self.sessions.get(&msg.id) else {
@@ -534,7 +567,7 @@ impl Handler<ChangeSession> for SessionActor {
                 chunks: chunks.clone(),
                 deleted: Vec::new(),
             });
-        commit_then(self.store.clone(), batch, now, |_| {
+        let reply = commit_then(self.store.clone(), batch, now, |_| {
             for chunk in chunks {
                 self.chunks.insert(chunk.id, chunk);
             }
@@ -544,7 +577,9 @@ impl Handler<ChangeSession> for SessionActor {
             }
             self.sessions.insert(session.id, session.clone());
             session
-        })
+        });
+        self.rearm(ctx);
+        reply
     }
 }
 
@@ -635,5 +670,20 @@ impl Handler<Ping> for SessionActor {
     type Result = ();
     fn handle(&mut self, _: Ping, _: &mut Context<Self>) {
         settle_first!(self);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_actor_sleeps_until_its_next_entry_but_never_past_the_longest_sleep() {
+        let now = chrono::Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap();
+        let at = |seconds: i64| now + chrono::Duration::seconds(seconds);
+        assert_eq!(sleep_before(at(90), now), Duration::from_secs(90));
+        assert_eq!(sleep_before(at(-5), now), Duration::ZERO, "overdue: at once");
+        assert_eq!(sleep_before(at(86_400), now), LONGEST_SLEEP);
     }
 }
