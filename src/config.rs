@@ -274,17 +274,34 @@ impl Config {
                 return invalid("auth.jwt_secret", "must be at least 32 bytes long");
             }
         }
-        if self.auth.access_ttl_seconds == 0 {
-            return invalid("auth.access_ttl_seconds", "must be at least 1");
-        }
-        if self.auth.refresh_ttl_days == 0 {
-            return invalid("auth.refresh_ttl_days", "must be at least 1");
-        }
+        // Bounds that keep every later computation with these values (token expiry
+        // times, buffers, threads) in range, so a typo stops start-up instead of
+        // panicking on the first login.
+        let within = |key: &str, value: u64, min: u64, max: u64| {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                invalid(key, &format!("must be from {min} to {max}"))
+            }
+        };
+        within("auth.access_ttl_seconds", self.auth.access_ttl_seconds, 1, 86_400)?;
+        within("auth.refresh_ttl_days", self.auth.refresh_ttl_days, 1, 3_650)?;
+        within("auth.lcs.timeout_ms", self.auth.lcs.timeout_ms, 1, 600_000)?;
+        within("http.workers", self.http.workers as u64, 0, 1_024)?;
+        within(
+            "http.shutdown_timeout_seconds",
+            self.http.shutdown_timeout_seconds,
+            0,
+            3_600,
+        )?;
+        within(
+            "realtime.outbox_limit",
+            self.realtime.outbox_limit as u64,
+            1,
+            1_000_000,
+        )?;
         if self.auth.provider == Provider::Lcs && self.auth.lcs.url.trim().is_empty() {
             return invalid("auth.lcs.url", "is required when auth.provider = \"lcs\"");
-        }
-        if self.auth.lcs.timeout_ms == 0 {
-            return invalid("auth.lcs.timeout_ms", "must be at least 1");
         }
         if self.http.body_limit_bytes == 0 {
             return invalid("http.body_limit_bytes", "must be at least 1");
@@ -297,9 +314,6 @@ impl Config {
                 "sessions.meeting_url_template",
                 "must contain {token}, so that every meeting link is unguessable",
             );
-        }
-        if self.realtime.outbox_limit == 0 {
-            return invalid("realtime.outbox_limit", "must be at least 1");
         }
         if self.queue.writes_per_minute == 0 {
             return invalid("queue.writes_per_minute", "must be at least 1");
@@ -379,6 +393,16 @@ mod tests {
         assert!(err.to_string().contains("http.port"), "{err}");
         let err = load("", &[("MENTORQ__HTTP__PORT", "99999")]).unwrap_err();
         assert!(err.to_string().contains("http.port"), "{err}");
+    }
+
+    #[test]
+    fn values_that_would_overflow_later_are_refused_at_start_up() {
+        let error = load("", &[("MENTORQ__AUTH__REFRESH_TTL_DAYS", "1000000000")]).unwrap_err();
+        assert!(error.to_string().contains("auth.refresh_ttl_days"), "{error}");
+        assert!(error.to_string().contains("from 1 to 3650"), "{error}");
+        let error = load("[auth]\naccess_ttl_seconds = 0\n", &[]).unwrap_err();
+        assert!(error.to_string().contains("auth.access_ttl_seconds"), "{error}");
+        assert!(load("[auth]\nrefresh_ttl_days = 3650\n", &[]).is_ok());
     }
 
     #[test]

@@ -236,15 +236,28 @@ async fn user_add_refuses_a_folder_held_by_a_running_server_and_works_once_it_st
 
 #[tokio::test]
 async fn an_invalid_config_value_stops_start_up_naming_the_key() {
-    let output = Command::new(env!("CARGO_BIN_EXE_mentorq"))
-        .args(["serve", "--config", "/nonexistent/config.toml"])
-        .env("MENTORQ__HTTP__PORT", "not-a-port")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let message = String::from_utf8_lossy(&output.stderr);
-    assert!(message.contains("http.port"), "{message}");
-    assert!(!message.contains("panicked"), "{message}");
+    let data = tempfile::tempdir().unwrap();
+    for (key, value, named) in [
+        ("MENTORQ__HTTP__PORT", "not-a-port", "http.port"),
+        // In range for the type, but a token expiry that far out overflows a date.
+        (
+            "MENTORQ__AUTH__REFRESH_TTL_DAYS",
+            "1000000000",
+            "auth.refresh_ttl_days",
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_mentorq"))
+            .args(["serve", "--config", "/nonexistent/config.toml"])
+            .env("MENTORQ__HTTP__PORT", "0")
+            .env("MENTORQ__STORE__PATH", data.path())
+            .env(key, value)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{key}={value} stops start-up");
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert!(message.contains(named), "{message}");
+        assert!(!message.contains("panicked"), "{message}");
+    }
 }
 
 async fn call(
