@@ -3,7 +3,9 @@
 //! is durable.
 //!
 //! Architecture Invariant: only actors change state. HTTP handlers and WebSocket
-//! sessions send messages; they never write to the store themselves.
+//! connections send messages; they never write to the store themselves. And nothing
+//! un-durable is visible: reads go through [`Settled`], refusals through
+//! [`after_barrier`].
 
 pub mod idempotency;
 pub mod queue;

@@ -1,8 +1,8 @@
 //! The REST facade. A handler authenticates, parses, sends an actor a message and maps
 //! the answer to JSON; it holds no state and applies no rule.
 //!
-//! Architecture Invariant: only `http` (and the WebSocket module) know JSON shapes and
-//! status codes.
+//! Architecture Invariant: only the transports (`api`, `http`, `ws`) know JSON shapes
+//! and status codes; `http` never names `ws` (`tests/architecture.rs`).
 //!
 //! Every route is declared once, in [`routes`]. The same table configures actix and is
 //! what the OpenAPI test compares the generated document against, so a route cannot be

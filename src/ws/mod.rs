@@ -1,8 +1,9 @@
-//! Real time: `GET /ws`, the Hub and the connections.
+//! Real time: `GET /ws`, the Hub and one `ClientActor` per connection.
 //!
 //! Architecture Invariant: like `http`, this is transport. It knows JSON and close
-//! codes; it changes no state. The Hub's projection is derived from durable events
-//! only, so nothing pushed can be taken back by a crash.
+//! codes; it changes no state, and it never names `http` (`tests/architecture.rs`).
+//! The Hub's projection is derived from durable events only, so nothing pushed can be
+//! taken back by a crash.
 
 pub mod client;
 pub mod hub;
