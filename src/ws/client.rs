@@ -38,7 +38,8 @@ use std::time::{Duration, Instant};
 pub const PING_EVERY: Duration = Duration::from_secs(10);
 /// A connection silent for this long is closed (1001).
 pub const SILENCE_LIMIT: Duration = Duration::from_secs(30);
-/// Client frames larger than this are refused (1009).
+/// Client messages larger than this are refused (1009): a single frame as soon as its
+/// header declares more, a fragmented message as soon as its parts add up to more.
 pub const MAX_CLIENT_FRAME: usize = 4 * 1024;
 /// Control messages a connection's actor may have waiting. The Hub sends at most one
 /// close; when the mailbox is full it closes the outbox itself.
@@ -93,6 +94,7 @@ pub fn start(
             log,
             codec: Codec::new().max_size(MAX_CLIENT_FRAME),
             buffer: BytesMut::new(),
+            fragments: None,
             last_heard: Instant::now(),
             connected: Instant::now(),
             resume_sent: false,
@@ -119,9 +121,12 @@ pub struct ClientActor {
     hub: Addr<Hub>,
     /// Where a replay of a gap longer than the Hub's window reads from.
     log: EventLog,
-    /// Parses the client's frames out of `buffer`, refusing any over the size limit.
+    /// Parses the client's frames out of `buffer`. The size limit is checked on each
+    /// frame's header before its payload is buffered (see [`declared_payload`]).
     codec: Codec,
     buffer: BytesMut,
+    /// A fragmented message being reassembled: its parts so far, and whether it is text.
+    fragments: Option<(BytesMut, bool)>,
     /// When the client last sent anything; silence past the limit closes it.
     last_heard: Instant,
     connected: Instant,
@@ -228,13 +233,15 @@ impl ClientActor {
     fn answer(&mut self, frame: ws::Frame, ctx: &mut Context<Self>) {
         let reply = match frame {
             ws::Frame::Ping(bytes) => Frame::control(OpCode::Pong, &bytes),
-            ws::Frame::Pong(_) | ws::Frame::Continuation(_) => return,
-            ws::Frame::Text(bytes) => match std::str::from_utf8(&bytes).map(protocol::parse_client) {
-                Ok(Ok(ClientMessage::Ping)) => protocol::pong(),
-                Ok(Err(error)) => error,
-                Err(_) => protocol::error("invalid_json", "The message is not valid UTF-8 JSON."),
+            ws::Frame::Pong(_) => return,
+            ws::Frame::Continuation(item) => match self.reassemble(item) {
+                Reassembled::Pending => return,
+                Reassembled::Message(bytes, true) => message_reply(&bytes),
+                Reassembled::Message(_, false) => binary_refused(),
+                Reassembled::TooLarge => return self.close(too_large(), ctx),
             },
-            ws::Frame::Binary(_) => protocol::error("unsupported", "Binary messages are not supported."),
+            ws::Frame::Text(bytes) => message_reply(&bytes),
+            ws::Frame::Binary(_) => binary_refused(),
             ws::Frame::Close(reason) => {
                 // Echo the client's code, as RFC 6455 §5.5.1 asks.
                 let echo = Frame::close(reason.map(|r| CloseReason {
@@ -247,6 +254,79 @@ impl ClientActor {
         if !self.outbox.offer(&reply) {
             ctx.stop();
         }
+    }
+}
+
+/// Where a fragmented message stands after one more part.
+enum Reassembled {
+    Pending,
+    /// The whole message, and whether it is text.
+    Message(BytesMut, bool),
+    TooLarge,
+}
+
+impl ClientActor {
+    /// Adds one part of a fragmented message (RFC 6455 §5.4). The codec has already
+    /// refused parts out of order; the size limit applies to the whole message.
+    fn reassemble(&mut self, item: ws::Item) -> Reassembled {
+        let (bytes, text, last) = match item {
+            ws::Item::FirstText(bytes) => (bytes, Some(true), false),
+            ws::Item::FirstBinary(bytes) => (bytes, Some(false), false),
+            ws::Item::Continue(bytes) => (bytes, None, false),
+            ws::Item::Last(bytes) => (bytes, None, true),
+        };
+        let (parts, is_text) = match text {
+            Some(is_text) => self.fragments.insert((BytesMut::new(), is_text)),
+            None => match self.fragments.as_mut() {
+                Some(fragments) => fragments,
+                None => return Reassembled::Pending,
+            },
+        };
+        if parts.len() + bytes.len() > MAX_CLIENT_FRAME {
+            self.fragments = None;
+            return Reassembled::TooLarge;
+        }
+        parts.extend_from_slice(&bytes);
+        let is_text = *is_text;
+        if !last {
+            return Reassembled::Pending;
+        }
+        let (parts, _) = self.fragments.take().expect("present");
+        Reassembled::Message(parts, is_text)
+    }
+}
+
+/// The answer to a complete text message.
+fn message_reply(bytes: &[u8]) -> Frame {
+    match std::str::from_utf8(bytes).map(protocol::parse_client) {
+        Ok(Ok(ClientMessage::Ping)) => protocol::pong(),
+        Ok(Err(error)) => error,
+        Err(_) => protocol::error("invalid_json", "The message is not valid UTF-8 JSON."),
+    }
+}
+
+fn binary_refused() -> Frame {
+    protocol::error("unsupported", "Binary messages are not supported.")
+}
+
+fn too_large() -> Option<Frame> {
+    close_with(CloseCode::Size, "messages are limited to 4 KiB")
+}
+
+/// The payload length the frame at the start of `buffer` declares, once its header is
+/// there (2, 4 or 10 bytes). actix-http's parser compares a frame with its size limit
+/// only when the whole frame has arrived, so the connection reads the declared length
+/// itself and refuses an oversized frame before buffering any of it.
+fn declared_payload(buffer: &[u8]) -> Option<u64> {
+    let short = u64::from(*buffer.get(1)? & 0x7f);
+    match short {
+        126 => buffer
+            .get(2..4)
+            .map(|b| u64::from(u16::from_be_bytes([b[0], b[1]]))),
+        127 => buffer
+            .get(2..10)
+            .map(|b| u64::from_be_bytes(b.try_into().expect("eight bytes"))),
+        n => Some(n),
     }
 }
 
@@ -307,15 +387,17 @@ impl StreamHandler<Result<Bytes, PayloadError>> for ClientActor {
         };
         self.buffer.extend_from_slice(&bytes);
         loop {
+            // The buffer always starts at a frame's first byte.
+            if declared_payload(&self.buffer).is_some_and(|n| n > MAX_CLIENT_FRAME as u64) {
+                return self.close(too_large(), ctx);
+            }
             match self.codec.decode(&mut self.buffer) {
                 Ok(Some(frame)) => {
                     self.last_heard = Instant::now();
                     self.answer(frame, ctx);
                 }
                 Ok(None) => return,
-                Err(ws::ProtocolError::Overflow) => {
-                    return self.close(close_with(CloseCode::Size, "frames are limited to 4 KiB"), ctx);
-                }
+                Err(ws::ProtocolError::Overflow) => return self.close(too_large(), ctx),
                 Err(error) => {
                     tracing::debug!(parent: &self.span, %error, "websocket protocol error");
                     return self.close(None, ctx);
@@ -370,5 +452,22 @@ impl Drop for Outgoing {
         self.outbox.gone();
         // The payload ends with the connection too; this only makes the stop prompt.
         let _ = self.client.try_send(Control::Gone);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_declared_length_is_read_from_each_header_size() {
+        assert_eq!(declared_payload(&[0x81]), None, "not even the length byte yet");
+        assert_eq!(declared_payload(&[0x81, 0x80 | 5]), Some(5));
+        assert_eq!(declared_payload(&[0x81, 0x80 | 126, 0x10]), None);
+        assert_eq!(declared_payload(&[0x81, 0x80 | 126, 0x10, 0x00]), Some(4096));
+        let mut huge = vec![0x81, 0x80 | 127];
+        huge.extend_from_slice(&(1u64 << 40).to_be_bytes());
+        assert_eq!(declared_payload(&huge), Some(1 << 40));
+        assert_eq!(declared_payload(&huge[..9]), None);
     }
 }

@@ -322,6 +322,27 @@ impl Ws {
         }
     }
 
+    /// Sends one frame as is: a part of a fragmented message when `last` is false.
+    pub async fn send_frame(
+        &mut self,
+        payload: &[u8],
+        opcode: tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode,
+        last: bool,
+    ) {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        let frame = Frame::message(payload.to_vec(), opcode, last);
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Frame(frame))
+            .await
+            .unwrap();
+    }
+
+    /// The socket under the WebSocket, to write bytes no client library would.
+    pub fn raw(&mut self) -> &mut tokio::net::TcpStream {
+        self.stream.get_mut()
+    }
+
     pub async fn send_text(&mut self, text: &str) {
         use futures_util::SinkExt;
         self.stream
