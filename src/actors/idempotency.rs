@@ -21,6 +21,8 @@ pub struct IdempotencyActor {
 
 impl IdempotencyActor {
     pub fn load(store: Store, clock: SharedClock) -> Result<IdempotencyActor, StoreError> {
+        // Reads by this actor wait only for its own changes to be durable.
+        let store = store.for_writer();
         let answers: Vec<StoredResponse> = store.load_all()?;
         Ok(IdempotencyActor {
             answers: answers

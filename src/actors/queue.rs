@@ -60,6 +60,8 @@ pub const ANNOUNCEMENTS_SHOWN: usize = 50;
 
 impl QueueActor {
     pub fn load(store: Store, clock: SharedClock, max_active: u32) -> Result<QueueActor, StoreError> {
+        // Reads by this actor wait only for its own changes to be durable.
+        let store = store.for_writer();
         let tickets: Vec<Ticket> = store.load_all()?;
         let feedback: Vec<Feedback> = store.load_all()?;
         let announcements: Vec<Announcement> = store.load_all()?;

@@ -72,6 +72,8 @@ impl SessionActor {
         clock: SharedClock,
         meeting_url_template: String,
     ) -> Result<SessionActor, StoreError> {
+        // Reads by this actor wait only for its own changes to be durable.
+        let store = store.for_writer();
         let profiles: Vec<MentorProfile> = store.load_all()?;
         let chunks: Vec<Chunk> = store.load_all()?;
         let sessions: Vec<Session> = store.load_all()?;

@@ -54,6 +54,8 @@ impl UserActor {
         bootstrap_directors: &[String],
         refresh_ttl_days: u64,
     ) -> Result<UserActor, StoreError> {
+        // Reads by this actor wait only for its own changes to be durable.
+        let store = store.for_writer();
         let users: Vec<User> = store.load_all()?;
         let sessions: Vec<DeviceSession> = store.load_all()?;
         let next_user = next_id(&store, NEXT_USER, users.last().map(|u| u.id.0))?;

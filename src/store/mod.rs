@@ -166,6 +166,9 @@ pub type EventSink = Box<dyn Fn(&[Arc<Event>]) + Send + Sync>;
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
+    /// The number of the newest change committed through this handle (and its clones):
+    /// what a read by its owner can have seen. See [`Store::for_writer`].
+    written: Arc<std::sync::atomic::AtomicU64>,
 }
 
 struct Inner {
@@ -218,6 +221,7 @@ impl Store {
             None => 1,
         };
         Ok(Store {
+            written: Arc::default(),
             inner: Arc::new(Inner {
                 db,
                 trees,
@@ -292,6 +296,8 @@ impl Store {
             .applied
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
             + 1;
+        self.written
+            .fetch_max(number, std::sync::atomic::Ordering::AcqRel);
         let durable = self.inner.committer.enqueue(Pending {
             events: events.clone(),
             number,
@@ -317,13 +323,23 @@ impl Store {
         }
     }
 
-    /// Resolves once every change applied so far is durable: at once when none is in
-    /// flight (the common case for reads), else at the next sync. An actor answers a
-    /// read decided from memory only after this, so nobody is shown a change that a
-    /// crash could take back.
+    /// A handle for one writer (an actor): the same store, but [`Store::settled`] on it
+    /// waits only for changes committed through it, which are all its owner's memory
+    /// can reflect. A read by the `QueueActor` does not wait for a user's login.
+    pub fn for_writer(&self) -> Store {
+        Store {
+            inner: self.inner.clone(),
+            written: Arc::default(),
+        }
+    }
+
+    /// Resolves once every change committed through this handle is durable: at once
+    /// when none is in flight (the common case for reads), else at the next sync. An
+    /// actor answers a read decided from memory only after this, so nobody is shown a
+    /// change that a crash could take back.
     pub fn settled(&self) -> impl std::future::Future<Output = Result<(), StoreError>> + Send + 'static {
         use std::sync::atomic::Ordering;
-        let pending = self.inner.committer.durable() < self.inner.applied.load(Ordering::Acquire);
+        let pending = self.inner.committer.durable() < self.written.load(Ordering::Acquire);
         let store = self.clone();
         async move {
             if store.is_poisoned() {
