@@ -96,22 +96,43 @@ impl FromRequest for Caller {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req).map(str::to_owned);
-        let write = crate::api::rate_limit::is_write(req.method());
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
-            let token = token.ok_or(ApiError::NotAuthenticated)?;
-            let caller = authenticate(&state, &token).await?;
-            if write {
-                state
-                    .rate_limiter
-                    .check(caller.id(), state.clock.now())
-                    .map_err(ApiError::RateLimited)?;
-            }
-            Ok(caller)
-        })
+        let counted = crate::api::rate_limit::is_write(req.method());
+        extract_caller(req, counted)
     }
+}
+
+/// The caller of a revocation (logout, deleting a device session): authenticated like
+/// [`Caller`] but never counted against the write rate limit, so that someone holding
+/// a stolen token cannot spend the victim's quota and keep them from revoking it.
+pub struct Revoker(pub Caller);
+
+impl FromRequest for Revoker {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let caller = extract_caller(req, false);
+        Box::pin(async move { caller.await.map(Revoker) })
+    }
+}
+
+/// Authenticates the request's bearer token; with `counted`, the request is one of
+/// the caller's writes for the rate limit.
+fn extract_caller(req: &HttpRequest, counted: bool) -> LocalBoxFuture<'static, Result<Caller, ApiError>> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let token = bearer(req).map(str::to_owned);
+    Box::pin(async move {
+        let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
+        let token = token.ok_or(ApiError::NotAuthenticated)?;
+        let caller = authenticate(&state, &token).await?;
+        if counted {
+            state
+                .rate_limiter
+                .check(caller.id(), state.clock.now())
+                .map_err(ApiError::RateLimited)?;
+        }
+        Ok(caller)
+    })
 }
 
 /// Checks an access token fully: signature, expiry, device session, current roles.

@@ -6,7 +6,7 @@ use crate::actors::users::{
 };
 use crate::actors::Settled;
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::extract::{Body, Caller};
+use crate::api::extract::{Body, Caller, Revoker};
 use crate::api::views::{DeviceSessionView, TokenPair, TokenResponse, UserView};
 use crate::api::AppState;
 use crate::auth::lcs::LcsError;
@@ -259,7 +259,7 @@ async fn refresh_roles_from_lcs(
               (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn logout(
     state: web::Data<AppState>,
-    caller: Caller,
+    Revoker(caller): Revoker,
     Body(body): Body<RefreshBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (session, _) = body.session(&state)?;
@@ -291,7 +291,7 @@ pub async fn list_sessions(state: web::Data<AppState>, caller: Caller) -> Result
     security(("bearer" = [])))]
 pub async fn revoke_session(
     state: web::Data<AppState>,
-    caller: Caller,
+    Revoker(caller): Revoker,
     id: web::Path<u64>,
 ) -> Result<HttpResponse, ApiError> {
     state

@@ -264,3 +264,44 @@ fn base64_url(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
+
+#[actix_web::test]
+async fn revocation_works_after_the_write_quota_is_spent() {
+    let app = spawn_app_with(|c| c.queue.writes_per_minute = 3).await;
+    let ada = app.hacker("Ada").await;
+    let other = app.login(&ada.email).await;
+    // Someone holding Ada's token spends her writes for the minute.
+    let mut limited = false;
+    for _ in 0..10 {
+        let reply = app.patch("/api/me/", &ada.access, json!({"name": "Ada"})).await;
+        limited |= reply.status == 429;
+    }
+    assert!(limited, "the quota is spent");
+    let sessions = app.get("/api/auth/sessions/", &ada.access).await;
+    let stolen = sessions
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()["id"]
+        .clone();
+    // Ada can still revoke the stolen device session, and log out.
+    let revoke = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/auth/sessions/{stolen}/"),
+            Some(&other.access),
+            None,
+        )
+        .await;
+    assert_eq!(revoke.status, 204);
+    let logout = app
+        .post(
+            "/api/auth/logout/",
+            Some(&other.access),
+            json!({"refresh": other.refresh}),
+        )
+        .await;
+    assert_eq!(logout.status, 204);
+}

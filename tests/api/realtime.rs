@@ -501,3 +501,26 @@ async fn a_fragmented_message_is_reassembled_and_answered() {
     let (code, _) = ws.until_closed().await;
     assert_eq!(code, 1009);
 }
+
+#[actix_web::test]
+async fn a_burst_of_pings_from_a_reading_client_never_closes_it_as_lagging() {
+    let app = spawn_app_with(|c| c.realtime.outbox_limit = 40).await;
+    let director = app.director().await;
+    let mut ws = app.ws(&director, None).await;
+    ws.next_of("snapshot").await;
+    // Far more pings than the outbox holds, sent without reading in between.
+    for _ in 0..400 {
+        ws.send_text(r#"{"type":"ping"}"#).await;
+    }
+    let answered = ws.drain(Duration::from_millis(300)).await;
+    let pongs = answered.iter().filter(|m| m["type"] == "pong").count();
+    assert!(pongs >= 1, "pings are answered");
+    // Still connected: an event pushed now arrives.
+    app.post(
+        "/api/announcements/",
+        Some(&director.access),
+        json!({"text": "still here"}),
+    )
+    .await;
+    assert_eq!(ws.next_event("announcement").await["data"]["text"], "still here");
+}
