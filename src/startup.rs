@@ -126,7 +126,7 @@ impl Application {
                 .service(
                     web::resource("/ws")
                         .route(web::get().to(crate::ws::connect))
-                        .default_service(web::to(http::method_not_allowed)),
+                        .default_service(http::other_methods(&[actix_web::http::Method::GET])),
                 )
                 .service(
                     web::scope("")

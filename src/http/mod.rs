@@ -133,45 +133,58 @@ pub fn routes() -> Vec<RouteSpec> {
 /// Registers every route, grouped into resources so that a known path with an unknown
 /// method answers 405.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let mut by_path: Vec<(&'static str, Vec<Route>)> = Vec::new();
-    for RouteSpec { path, route, .. } in routes() {
-        match by_path.iter_mut().find(|(p, _)| *p == path) {
-            Some((_, list)) => list.push(route),
-            None => by_path.push((path, vec![route])),
+    let mut by_path: Vec<(&'static str, Vec<Method>, Vec<Route>)> = Vec::new();
+    for RouteSpec { method, path, route } in routes() {
+        match by_path.iter_mut().find(|(p, _, _)| *p == path) {
+            Some((_, methods, list)) => {
+                methods.push(method);
+                list.push(route);
+            }
+            None => by_path.push((path, vec![method], vec![route])),
         }
     }
-    for (path, list) in by_path {
+    for (path, methods, list) in by_path {
         let resource = list
             .into_iter()
             .fold(web::resource(path), |r, route| r.route(route))
-            .default_service(web::to(method_not_allowed));
+            .default_service(other_methods(&methods));
         cfg.service(resource);
     }
     cfg.service(
         web::resource("/api/openapi.json")
             .route(web::get().to(ops::openapi))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(other_methods(&[Method::GET])),
     );
     cfg.service(
         web::resource("/")
             .route(web::get().to(crate::web::index))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(other_methods(&[Method::GET])),
     );
     cfg.service(
         web::resource("/healthz")
             .route(web::get().to(ops::healthz))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(other_methods(&[Method::GET])),
     );
     cfg.service(
         web::resource("/readyz")
             .route(web::get().to(ops::readyz))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(other_methods(&[Method::GET])),
     );
 }
 
 /// For a known path with an unknown method.
-pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// A resource's answer to every method it does not serve: 405 with `Allow` naming the
+/// ones it does (RFC 9110 §15.5.6).
+pub fn other_methods(allowed: &[Method]) -> Route {
+    let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    web::to(move || {
+        let allow = header::HeaderValue::from_str(&allow).expect("method names are valid header text");
+        async move {
+            let mut response = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed);
+            response.headers_mut().insert(header::ALLOW, allow);
+            response
+        }
+    })
 }
 
 /// For unknown routes.

@@ -88,6 +88,17 @@ async fn a_known_route_with_an_unknown_method_is_405_json() {
     let reply = app.call(Method::DELETE, "/api/auth/register/", None, None).await;
     assert_eq!(reply.status, 405);
     assert_eq!(reply.code(), "method_not_allowed");
+    assert_eq!(
+        reply.headers["allow"], "POST",
+        "RFC 9110: a 405 names what is allowed"
+    );
+    let reply = app.call(Method::PUT, "/api/tickets/7/", None, None).await;
+    assert_eq!(reply.headers["allow"], "GET, PATCH");
+    let reply = app.call(Method::POST, "/ws", None, None).await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.headers["allow"].to_str().unwrap()),
+        (405, "GET")
+    );
 }
 
 #[actix_web::test]
