@@ -56,6 +56,8 @@ pub enum ApiError {
     Conflict(&'static str, String),
     #[error("The request body is too large.")]
     PayloadTooLarge,
+    #[error("Send the request body as JSON, with Content-Type: application/json.")]
+    UnsupportedMediaType,
     #[error("Too many writes; retry in {0} seconds.")]
     RateLimited(u64),
     #[error("The identity service is unavailable; try again shortly.")]
@@ -79,6 +81,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(code, _) => code,
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::IdentityProviderUnavailable => "identity_provider_unavailable",
             ApiError::Internal(_) => "internal",
@@ -103,6 +106,7 @@ impl ApiError {
             404 => ApiError::NotFound,
             405 => ApiError::MethodNotAllowed,
             413 => ApiError::PayloadTooLarge,
+            415 => ApiError::UnsupportedMediaType,
             _ => ApiError::Internal(format!("unmapped status {status}")),
         }
     }
@@ -131,6 +135,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(..) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::IdentityProviderUnavailable => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

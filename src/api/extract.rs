@@ -14,8 +14,9 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
-/// A JSON request body. Not JSON at all → `invalid_json`; JSON of the wrong shape (not
-/// an object, a field of the wrong type) → `validation_failed` naming the field.
+/// A JSON request body. Not said to be JSON (`Content-Type`) → 415
+/// `unsupported_media_type`; not JSON at all → `invalid_json`; JSON of the wrong shape
+/// (not an object, a field of the wrong type) → `validation_failed` naming the field.
 pub struct Body<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
@@ -23,6 +24,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let declared = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        if !declared.is_some_and(is_json_media_type) {
+            return Box::pin(async { Err(ApiError::UnsupportedMediaType) });
+        }
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let bytes = bytes.await.map_err(|e| {
@@ -34,6 +42,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
             })?;
             parse_json(&bytes).map(Body)
         })
+    }
+}
+
+/// `application/json` or any `…/…+json` type, with or without parameters
+/// (`application/json; charset=utf-8`, `application/merge-patch+json`).
+pub fn is_json_media_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match essence.split_once('/') {
+        Some(("application", "json")) => true,
+        Some((kind, subtype)) => !kind.is_empty() && subtype.ends_with("+json"),
+        None => false,
     }
 }
 
@@ -150,4 +169,29 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
     // The request's span (see `http::trace`) names who made it.
     tracing::Span::current().record("user", user.id.0);
     Ok(Caller { user, session })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_and_plus_json_media_types_are_json_and_nothing_else_is() {
+        for yes in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/merge-patch+json",
+        ] {
+            assert!(is_json_media_type(yes), "{yes}");
+        }
+        for no in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "json",
+            "",
+        ] {
+            assert!(!is_json_media_type(no), "{no}");
+        }
+    }
 }

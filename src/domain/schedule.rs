@@ -131,6 +131,8 @@ impl MentorProfile {
                     "skills",
                     format!("each skill must be at most {SKILL_MAX} characters"),
                 );
+            } else if super::validate::has_control_characters(skill) {
+                errors.add("skills", "a skill must not contain control characters");
             } else if !cleaned.iter().any(|s| s.eq_ignore_ascii_case(skill)) {
                 cleaned.push(skill.to_string());
             }

@@ -45,7 +45,7 @@ impl FieldErrors {
                 String::new()
             }
             Some(v) => {
-                self.max_chars(field, v, max);
+                self.check_text(field, v, max);
                 v.to_string()
             }
         }
@@ -54,15 +54,28 @@ impl FieldErrors {
     /// Checks an optional text field's length (after trimming); absent means empty.
     pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) -> String {
         let v = value.map(str::trim).unwrap_or("");
-        self.max_chars(field, v, max);
+        self.check_text(field, v, max);
         v.to_string()
     }
 
-    fn max_chars(&mut self, field: &str, value: &str, max: usize) {
+    /// At most `max` characters, and no control characters but tabs and line breaks
+    /// (a NUL or an escape sequence in a title is never what a person meant).
+    pub fn check_text(&mut self, field: &str, value: &str, max: usize) {
         if value.chars().count() > max {
             self.add(field, format!("must be at most {max} characters"));
         }
+        if has_control_characters(value) {
+            self.add(
+                field,
+                "must not contain control characters (only tabs and line breaks are allowed)",
+            );
+        }
     }
+}
+
+/// Whether `value` holds a control character other than a tab or a line feed.
+pub fn has_control_characters(value: &str) -> bool {
+    value.chars().any(|c| c.is_control() && c != '\t' && c != '\n')
 }
 
 impl From<(&str, &str)> for FieldErrors {
@@ -95,5 +108,17 @@ mod tests {
         let mut errors = FieldErrors::new();
         errors.optional_text("name", Some("ééé"), 3);
         assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn control_characters_other_than_tabs_and_line_breaks_are_refused() {
+        let mut errors = FieldErrors::new();
+        errors.required_text("title", Some("a\tb\nc"), 50);
+        assert!(errors.is_empty());
+        for bad in ["nul\0", "bell\u{7}", "esc\u{1b}[31m", "cr\rlf", "del\u{7f}"] {
+            let mut errors = FieldErrors::new();
+            errors.optional_text("comment", Some(bad), 50);
+            assert!(!errors.is_empty(), "{bad:?}");
+        }
     }
 }

@@ -164,3 +164,62 @@ async fn the_openapi_document_lists_every_route_the_app_serves() {
     }
     assert!(doc.body["components"]["schemas"]["ErrorBody"].is_object());
 }
+
+#[actix_web::test]
+async fn a_body_not_declared_as_json_is_415() {
+    let app = spawn_app().await;
+    let ada = app.hacker("Ada").await;
+    let body = r#"{"title": "Help", "location": "T1"}"#;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut request = app
+            .client
+            .post(format!("{}/api/tickets/", app.address))
+            .bearer_auth(&ada.access)
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let reply = request.send().await.unwrap();
+        assert_eq!(reply.status(), 415, "{content_type:?}");
+        let error: serde_json::Value = reply.json().await.unwrap();
+        assert_eq!(error["code"], "unsupported_media_type");
+    }
+    let reply = app
+        .client
+        .post(format!("{}/api/tickets/", app.address))
+        .bearer_auth(&ada.access)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+}
+
+#[actix_web::test]
+async fn control_characters_in_text_fields_are_refused() {
+    let app = spawn_app().await;
+    let ada = app.hacker("Ada").await;
+    let reply = app
+        .post(
+            "/api/tickets/",
+            Some(&ada.access),
+            json!({"title": "nul\u{0}byte", "location": "T1"}),
+        )
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.code(), "validation_failed");
+    assert!(reply.body["fields"]["title"].is_array());
+    let reply = app
+        .post(
+            "/api/tickets/",
+            Some(&ada.access),
+            json!({"title": "Tabs\tare fine", "location": "T1", "comment": "line one\nline two"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+}
