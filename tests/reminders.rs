@@ -75,39 +75,11 @@ impl Harness {
 
     /// A confirmed 30-minute session at 14:00.
     async fn confirmed_session(&self) -> Session {
-        let session = self.requested_session().await;
-        self.actor
-            .send(ChangeSession {
-                by: person(MENTOR, &[Role::Mentor]),
-                id: session.id,
-                change: SessionChange::Confirm,
-            })
-            .await
-            .unwrap()
-            .unwrap()
+        confirmed_session(&self.actor).await
     }
 
     async fn requested_session(&self) -> Session {
-        let chunks = self
-            .actor
-            .send(PublishAvailability {
-                by: person(MENTOR, &[Role::Mentor]),
-                start: start(),
-                end: start() + Duration::minutes(30),
-            })
-            .await
-            .unwrap()
-            .unwrap();
-        self.actor
-            .send(RequestSession {
-                by: person(MENTEE, &[]),
-                chunk: chunks[0].id,
-                length: SessionLength::parse(30).unwrap(),
-                topic: String::new(),
-            })
-            .await
-            .unwrap()
-            .unwrap()
+        requested_session(&self.actor).await
     }
 
     /// Moves the clock to `minutes` before the start and lets the actor catch up.
@@ -138,6 +110,43 @@ impl Harness {
             })
             .last()
     }
+}
+
+/// A confirmed 30-minute session at 14:00, booked through `actor`.
+async fn confirmed_session(actor: &Addr<SessionActor>) -> Session {
+    let session = requested_session(actor).await;
+    actor
+        .send(ChangeSession {
+            by: person(MENTOR, &[Role::Mentor]),
+            id: session.id,
+            change: SessionChange::Confirm,
+        })
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// A pending 30-minute session at 14:00: the mentor's availability, then the request.
+async fn requested_session(actor: &Addr<SessionActor>) -> Session {
+    let chunks = actor
+        .send(PublishAvailability {
+            by: person(MENTOR, &[Role::Mentor]),
+            start: start(),
+            end: start() + Duration::minutes(30),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    actor
+        .send(RequestSession {
+            by: person(MENTEE, &[]),
+            chunk: chunks[0].id,
+            length: SessionLength::parse(30).unwrap(),
+            topic: String::new(),
+        })
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 fn start_actor(store: &Store, clock: &ManualClock) -> (Addr<SessionActor>, Arbiter) {
@@ -279,34 +288,7 @@ async fn a_reminder_goes_out_at_its_time_with_nobody_asking() {
     let actor = SessionActor::load(store.clone(), Arc::new(clock), "https://m/{token}".into()).unwrap();
     let arbiter = Arbiter::new();
     let actor = SessionActor::start_in_arbiter(&arbiter.handle(), move |_| actor);
-    let chunks = actor
-        .send(PublishAvailability {
-            by: person(MENTOR, &[Role::Mentor]),
-            start: start(),
-            end: start() + Duration::minutes(30),
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    let session = actor
-        .send(RequestSession {
-            by: person(MENTEE, &[]),
-            chunk: chunks[0].id,
-            length: SessionLength::parse(30).unwrap(),
-            topic: String::new(),
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    actor
-        .send(ChangeSession {
-            by: person(MENTOR, &[Role::Mentor]),
-            id: session.id,
-            change: SessionChange::Confirm,
-        })
-        .await
-        .unwrap()
-        .unwrap();
+    confirmed_session(&actor).await;
     let reminders = || {
         store
             .events_from(0)
