@@ -376,6 +376,12 @@ impl Handler<Join> for Hub {
             *count += 1;
             presence_changed = *count == 1;
         }
+        // The QueueActor hears of the new count before this member's own frames are
+        // queued: a client that reads `presence` and then asks `/api/queue/` sees it.
+        // Members that are not yet live (this one) get presence when they go live.
+        if presence_changed {
+            self.presence_changed();
+        }
         let last = self.projection.last_seq();
         let joined = match msg.since {
             Some(since) if since <= last => {
@@ -391,9 +397,6 @@ impl Handler<Join> for Hub {
                 self.go_live(id)
             }
         };
-        if presence_changed {
-            self.presence_changed();
-        }
         MessageResult(joined)
     }
 }
