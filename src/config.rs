@@ -36,6 +36,10 @@ pub struct HttpConfig {
     /// autotuning. A small value bounds what a client that stops reading can hold in
     /// kernel memory before its outbox fills and it is closed (4008).
     pub socket_send_buffer_bytes: usize,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: for a request from one of
+    /// these, the client's address (for the sign-in throttles) is the last forwarded
+    /// address that is not itself a trusted proxy.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for HttpConfig {
@@ -48,6 +52,7 @@ impl Default for HttpConfig {
             shutdown_timeout_seconds: 3,
             workers: 0,
             socket_send_buffer_bytes: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -93,6 +98,14 @@ pub struct AuthConfig {
     pub access_ttl_seconds: u64,
     pub refresh_ttl_days: u64,
     pub bootstrap_directors: Vec<String>,
+    /// Sign-in and registration attempts per minute for one email from one address.
+    pub login_attempts_per_minute: u32,
+    /// Sign-in, registration and refresh attempts per minute from one address, for
+    /// every email together (a venue's NAT is one address).
+    pub address_attempts_per_minute: u32,
+    /// How long a sign-in waits for the password hasher (one argon2 per core at a
+    /// time) before it is answered 503 `busy`.
+    pub hash_queue_timeout_ms: u64,
     pub local: LocalAuthConfig,
     pub lcs: LcsConfig,
 }
@@ -105,6 +118,9 @@ impl Default for AuthConfig {
             access_ttl_seconds: 900,
             refresh_ttl_days: 14,
             bootstrap_directors: Vec::new(),
+            login_attempts_per_minute: 10,
+            address_attempts_per_minute: 600,
+            hash_queue_timeout_ms: 3_000,
             local: LocalAuthConfig::default(),
             lcs: LcsConfig::default(),
         }
@@ -286,6 +302,24 @@ impl Config {
         };
         within("auth.access_ttl_seconds", self.auth.access_ttl_seconds, 1, 86_400)?;
         within("auth.refresh_ttl_days", self.auth.refresh_ttl_days, 1, 3_650)?;
+        within(
+            "auth.login_attempts_per_minute",
+            self.auth.login_attempts_per_minute.into(),
+            1,
+            1_000_000,
+        )?;
+        within(
+            "auth.address_attempts_per_minute",
+            self.auth.address_attempts_per_minute.into(),
+            1,
+            10_000_000,
+        )?;
+        within(
+            "auth.hash_queue_timeout_ms",
+            self.auth.hash_queue_timeout_ms,
+            1,
+            600_000,
+        )?;
         within("auth.lcs.timeout_ms", self.auth.lcs.timeout_ms, 1, 600_000)?;
         within("http.workers", self.http.workers as u64, 0, 1_024)?;
         within(

@@ -47,6 +47,7 @@ enum UserCommand {
 }
 
 fn main() -> std::process::ExitCode {
+    return_large_allocations_at_once();
     let cli = Cli::parse();
     init_logging();
     let result = actix_web::rt::System::new().block_on(async move {
@@ -131,4 +132,17 @@ async fn add_user(config: Config, email: String, name: String, roles: Vec<Role>)
         user.roles.names().join(", ")
     );
     Ok(())
+}
+
+/// Makes glibc serve every allocation of 1 MiB or more with its own mapping, given
+/// back to the OS when freed. Left alone, glibc raises that threshold after the first
+/// such free, and each thread's arena then keeps argon2's 19 MiB buffers for good
+/// (measured: 146 MiB at rest after five logins instead of ~14 MiB).
+fn return_large_allocations_at_once() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called before any other
+    // thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }

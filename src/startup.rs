@@ -99,6 +99,13 @@ impl Application {
             sessions,
             idempotency,
             rate_limiter: crate::api::rate_limit::RateLimiter::new(config.queue.writes_per_minute),
+            sign_in: crate::api::rate_limit::SignInThrottle::new(
+                config.auth.login_attempts_per_minute,
+                config.auth.address_attempts_per_minute,
+            ),
+            hasher: crate::auth::password::Hasher::per_core(std::time::Duration::from_millis(
+                config.auth.hash_queue_timeout_ms,
+            )),
             keys,
             clock,
             config: config.clone(),

@@ -62,6 +62,10 @@ pub enum ApiError {
     RateLimited(u64),
     #[error("The identity service is unavailable; try again shortly.")]
     IdentityProviderUnavailable,
+    /// A 503: the server is saturated (the password hasher's queue is full); retry
+    /// after the given seconds.
+    #[error("The server is busy; retry in {0} seconds.")]
+    Busy(u64),
     #[error("An internal error occurred.")]
     Internal(String),
 }
@@ -84,6 +88,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::IdentityProviderUnavailable => "identity_provider_unavailable",
+            ApiError::Busy(_) => "busy",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -138,6 +143,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::IdentityProviderUnavailable => StatusCode::BAD_GATEWAY,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -147,10 +153,16 @@ impl ResponseError for ApiError {
             tracing::error!(%cause, "internal error");
         }
         let mut response = HttpResponse::build(self.status_code());
-        if let ApiError::RateLimited(seconds) = self {
+        if let ApiError::RateLimited(seconds) | ApiError::Busy(seconds) = self {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.json(self.body())
+    }
+}
+
+impl From<crate::auth::password::Busy> for ApiError {
+    fn from(_: crate::auth::password::Busy) -> Self {
+        ApiError::Busy(1)
     }
 }
 

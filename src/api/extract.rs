@@ -13,6 +13,7 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
+use std::net::IpAddr;
 
 /// A JSON request body. Not said to be JSON (`Content-Type`) → 415
 /// `unsupported_media_type`; not JSON at all → `invalid_json`; JSON of the wrong shape
@@ -152,6 +153,30 @@ fn extract_caller(req: &HttpRequest, counted: bool) -> LocalBoxFuture<'static, R
         }
         Ok(caller)
     })
+}
+
+/// The address a request came from: the peer, or, when the peer is one of
+/// `http.trusted_proxies`, the last `X-Forwarded-For` entry that is not a trusted
+/// proxy (entries further left were written by the client and prove nothing).
+pub fn client_address(req: &HttpRequest, trusted: &[IpAddr]) -> IpAddr {
+    let peer = req
+        .peer_addr()
+        .map_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), |a| a.ip());
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .collect::<Vec<_>>();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
 }
 
 /// Checks an access token fully: signature, expiry, device session, current roles.

@@ -30,6 +30,8 @@ pub struct AppState {
     pub sessions: Addr<SessionActor>,
     pub idempotency: Addr<IdempotencyActor>,
     pub rate_limiter: rate_limit::RateLimiter,
+    pub sign_in: rate_limit::SignInThrottle,
+    pub hasher: crate::auth::password::Hasher,
     pub keys: Arc<TokenKeys>,
     pub clock: SharedClock,
     pub config: Arc<Config>,

@@ -6,7 +6,7 @@ use crate::actors::users::{
 };
 use crate::actors::Settled;
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::extract::{Body, Caller, Revoker};
+use crate::api::extract::{client_address, Body, Caller, Revoker};
 use crate::api::views::{DeviceSessionView, TokenPair, TokenResponse, UserView};
 use crate::api::AppState;
 use crate::auth::lcs::LcsError;
@@ -33,6 +33,7 @@ pub struct RegisterBody {
               (status = 409, body = ErrorBody)))]
 pub async fn register(
     state: web::Data<AppState>,
+    req: HttpRequest,
     Body(body): Body<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
     if state.config.auth.provider != Provider::Local {
@@ -41,6 +42,7 @@ pub async fn register(
     if !state.config.auth.local.open_registration {
         return Err(ApiError::RegistrationClosed);
     }
+    throttle(&state, &req, body.email.as_deref())?;
     let account = NewAccount::parse(
         body.email.as_deref(),
         body.password.as_deref(),
@@ -56,10 +58,7 @@ pub async fn create_local_user(
     account: NewAccount,
     roles: Roles,
 ) -> Result<User, ApiError> {
-    let password = account.password;
-    let hash = web::block(move || password::hash(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let hash = state.hasher.hash(account.password).await?;
     Ok(state
         .users
         .send(CreateUser {
@@ -90,6 +89,7 @@ pub async fn token(
     req: HttpRequest,
     Body(body): Body<TokenBody>,
 ) -> Result<HttpResponse, ApiError> {
+    throttle(&state, &req, body.email.as_deref())?;
     let mut errors = FieldErrors::new();
     let email = body.email.as_deref().and_then(normalize_email);
     if email.is_none() {
@@ -138,9 +138,7 @@ async fn check_password(state: &AppState, email: &str, password: String) -> Resu
         .as_ref()
         .and_then(|u| u.password_hash.clone())
         .unwrap_or_else(|| password::decoy().to_string());
-    let matches = web::block(move || password::verify(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let matches = state.hasher.verify(password, hash).await?;
     match user {
         Some(user) if matches && user.password_hash.is_some() => Ok(user),
         _ => Err(ApiError::InvalidCredentials),
@@ -167,6 +165,17 @@ async fn sync_from_lcs(state: &AppState, email: &str, token: &str) -> Result<Use
             roles: identity.roles,
         })
         .await??)
+}
+
+/// Counts a sign-in, registration or refresh attempt against the throttles of
+/// [`SignInThrottle`](crate::api::rate_limit::SignInThrottle): 429 when over.
+fn throttle(state: &AppState, req: &HttpRequest, email: Option<&str>) -> Result<(), ApiError> {
+    let address = client_address(req, &state.config.http.trusted_proxies);
+    let email = email.and_then(normalize_email);
+    state
+        .sign_in
+        .check(address, email.as_deref(), state.clock.now())
+        .map_err(ApiError::RateLimited)
 }
 
 fn device_label(req: &HttpRequest) -> String {
@@ -216,8 +225,10 @@ impl RefreshBody {
               (status = 401, body = ErrorBody)))]
 pub async fn refresh(
     state: web::Data<AppState>,
+    req: HttpRequest,
     Body(body): Body<RefreshBody>,
 ) -> Result<HttpResponse, ApiError> {
+    throttle(&state, &req, None)?;
     let (session, generation) = body.session(&state)?;
     let (mut user, session) = state.users.send(Refresh { session, generation }).await??;
     if state.config.auth.provider == Provider::Lcs {

@@ -40,6 +40,9 @@ pub fn test_config(dir: &TempDir) -> Config {
     config.store.path = dir.path().join("data");
     config.auth.bootstrap_directors = vec!["director@example.org".into()];
     config.queue.writes_per_minute = 10_000;
+    // Every test client signs in from 127.0.0.1; the throttle tests lower these again.
+    config.auth.login_attempts_per_minute = 100_000;
+    config.auth.address_attempts_per_minute = 1_000_000;
     config
 }
 
