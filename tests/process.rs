@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const PASSWORD: &str = "correct horse";
+use support::{login, post, register, PASSWORD};
 
 /// The server binary running on a data folder.
 struct Server {
@@ -48,31 +48,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-async fn post(client: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
-    let response = client.post(url).json(&body).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn register(client: &reqwest::Client, base: &str, email: &str) -> u16 {
-    post(
-        client,
-        format!("{base}/api/auth/register/"),
-        json!({"email": email, "password": PASSWORD, "name": email}),
-    )
-    .await
-    .0
-}
-
-async fn login(client: &reqwest::Client, base: &str, email: &str) -> (u16, Value) {
-    post(
-        client,
-        format!("{base}/api/auth/token/"),
-        json!({"email": email, "password": PASSWORD}),
-    )
-    .await
 }
 
 #[tokio::test]

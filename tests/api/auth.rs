@@ -305,3 +305,100 @@ async fn revocation_works_after_the_write_quota_is_spent() {
         .await;
     assert_eq!(logout.status, 204);
 }
+
+/// A sign-in attempt for `email` that claims to come from `address` (through a trusted proxy).
+async fn sign_in_from(app: &TestApp, address: &str, email: &str, password: &str) -> Reply {
+    let reply = app
+        .client
+        .post(format!("{}/api/auth/token/", app.address))
+        .header("x-forwarded-for", address)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    Reply::from(reply).await
+}
+
+#[actix_web::test]
+async fn guessing_one_accounts_password_is_throttled_without_locking_its_owner_out() {
+    let clock = manual_clock();
+    let app = spawn_app_with_clock(
+        |c| {
+            c.auth.login_attempts_per_minute = 5;
+            c.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        },
+        std::sync::Arc::new(clock.clone()),
+    )
+    .await;
+    app.register("ada@example.org", "Ada").await;
+    let attacker = "203.0.113.5";
+    for _ in 0..5 {
+        let reply = sign_in_from(&app, attacker, "ada@example.org", "guess").await;
+        assert_eq!(reply.status, 401, "{}", reply.body);
+    }
+    // The sixth guess in the minute is refused before the password is checked, even the right one.
+    let reply = sign_in_from(&app, attacker, "ADA@example.org", "correct horse").await;
+    assert_eq!(reply.status, 429, "{}", reply.body);
+    assert_eq!(reply.code(), "rate_limited");
+    let wait: u64 = reply.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    // Ada, from her own address, signs in as usual: the stranger cannot lock her out.
+    let ada = sign_in_from(&app, "198.51.100.7", "ada@example.org", "correct horse").await;
+    assert_eq!(ada.status, 200, "{}", ada.body);
+    // A minute later the attacker's address may try again.
+    clock.advance(chrono::Duration::seconds(61));
+    let reply = sign_in_from(&app, attacker, "ada@example.org", "guess").await;
+    assert_eq!(reply.status, 401, "{}", reply.body);
+}
+
+#[actix_web::test]
+async fn one_address_trying_many_accounts_is_throttled() {
+    let app = spawn_app_with(|c| c.auth.address_attempts_per_minute = 8).await;
+    for n in 0..8 {
+        let reply = app
+            .post(
+                "/api/auth/token/",
+                None,
+                json!({"email": format!("user{n}@example.org"), "password": "guess"}),
+            )
+            .await;
+        assert_eq!(reply.status, 401, "{}", reply.body);
+    }
+    for path in ["/api/auth/token/", "/api/auth/register/", "/api/auth/refresh/"] {
+        let reply = app
+            .post(
+                path,
+                None,
+                json!({"email": "new@example.org", "password": "correct horse", "name": "N", "refresh": "x"}),
+            )
+            .await;
+        assert_eq!(reply.status, 429, "{path}: {}", reply.body);
+        assert!(reply.headers.contains_key("retry-after"));
+    }
+}
+
+#[actix_web::test]
+async fn logins_beyond_the_hashing_pool_wait_then_answer_busy() {
+    let app = spawn_app_with(|c| c.auth.hash_queue_timeout_ms = 1).await;
+    app.register("ada@example.org", "Ada").await;
+    let attempts = (0..32).map(|_| {
+        app.post(
+            "/api/auth/token/",
+            None,
+            json!({"email": "ada@example.org", "password": "wrong password"}),
+        )
+    });
+    let replies = futures_util::future::join_all(attempts).await;
+    let busy: Vec<_> = replies.iter().filter(|r| r.status == 503).collect();
+    assert!(!busy.is_empty(), "32 hashes at once cannot all start within 1 ms");
+    for reply in &busy {
+        assert_eq!(reply.code(), "busy");
+        assert!(reply.headers.contains_key("retry-after"));
+    }
+    assert!(
+        replies.iter().all(|r| r.status == 503 || r.status == 401),
+        "every other attempt is checked: {:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(replies.iter().any(|r| r.status == 401), "the pool still works");
+}

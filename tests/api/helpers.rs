@@ -25,6 +25,23 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a response whole; a body that is not JSON fails the test.
+    pub async fn from(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
     /// The error `code` of an error body.
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or("<no code>")
@@ -97,20 +114,7 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("request sent");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply::from(request.send().await.expect("request sent")).await
     }
 
     /// Sends raw bytes as the body.
@@ -123,16 +127,7 @@ impl TestApp {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"));
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply::from(request.send().await.unwrap()).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
@@ -339,11 +334,6 @@ impl Ws {
             .send(tokio_tungstenite::tungstenite::Message::Frame(frame))
             .await
             .unwrap();
-    }
-
-    /// The socket under the WebSocket, to write bytes no client library would.
-    pub fn raw(&mut self) -> &mut tokio::net::TcpStream {
-        self.stream.get_mut()
     }
 
     pub async fn send_text(&mut self, text: &str) {

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -44,4 +45,45 @@ pub fn spawn_server(
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
         .to_string();
     (child, base)
+}
+
+pub const PASSWORD: &str = "correct horse";
+
+/// The resident and peak resident memory of process `pid`, in bytes (VmRSS, VmHWM).
+pub fn memory_of(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{name} in /proc/{pid}/status"))
+            * 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+pub async fn post(client: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
+    let response = client.post(url).json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+pub async fn register(client: &reqwest::Client, base: &str, email: &str) -> u16 {
+    post(
+        client,
+        format!("{base}/api/auth/register/"),
+        json!({"email": email, "password": PASSWORD, "name": email}),
+    )
+    .await
+    .0
+}
+
+pub async fn login(client: &reqwest::Client, base: &str, email: &str) -> (u16, Value) {
+    post(
+        client,
+        format!("{base}/api/auth/token/"),
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await
 }
