@@ -41,7 +41,11 @@ impl Application {
         let store = Store::open_with_cache(&config.store.path, config.store.cache_capacity_bytes)?;
         let secret = secret::load_or_create(config.auth.jwt_secret.as_deref(), store.path())
             .context("cannot read or create the JWT secret")?;
-        let keys = Arc::new(TokenKeys::new(&secret, config.auth.access_ttl_seconds));
+        let keys = Arc::new(TokenKeys::new(
+            &secret,
+            store.id(),
+            config.auth.access_ttl_seconds,
+        ));
 
         store.retain_events(config.realtime.retain_events)?;
 

@@ -3,10 +3,14 @@
 //! Expiry is checked against our own clock rather than jsonwebtoken's, so that time
 //! stays a dependency the tests control.
 //!
-//! A refresh token is `mq1.<session>.<generation>.<mac>` where `mac` is an HMAC of the
-//! session and generation under a key derived from the signing secret. Nothing secret
-//! is stored: the device session keeps only its current generation, and a token of an
-//! older generation is recognisable (it carries a valid MAC) as a replay.
+//! A refresh token is `mq2.<session>.<generation>.<mac>` where `mac` is an HMAC of the
+//! store id, session and generation under a key derived from the signing secret.
+//! Nothing secret is stored: the device session keeps only its current generation, and
+//! a token of an older generation is recognisable (it carries a valid MAC) as a replay.
+//!
+//! Both kinds of token name the store that minted them (the access token as `iss`), so
+//! two deployments given the same secret still refuse each other's tokens. `mq1`
+//! tokens, from before the store id existed, are refused: their holders sign in again.
 
 use crate::domain::user::{Role, User};
 use crate::domain::{DeviceSessionId, Timestamp};
@@ -30,6 +34,8 @@ pub struct AccessClaims {
     pub jti: String,
     /// The device session; revoking it invalidates the token at once.
     pub sid: u64,
+    /// The id of the store that issued the token.
+    pub iss: String,
 }
 
 /// The keys and lifetimes for minting and checking tokens.
@@ -38,11 +44,13 @@ pub struct TokenKeys {
     decoding: DecodingKey,
     validation: Validation,
     refresh_key: Vec<u8>,
+    issuer: String,
     pub access_ttl: chrono::Duration,
 }
 
 impl TokenKeys {
-    pub fn new(secret: &[u8], access_ttl_seconds: u64) -> TokenKeys {
+    /// `issuer` names the store the tokens belong to (its id).
+    pub fn new(secret: &[u8], issuer: impl ToString, access_ttl_seconds: u64) -> TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_exp = false;
         validation.required_spec_claims.clear();
@@ -56,6 +64,7 @@ impl TokenKeys {
             decoding: DecodingKey::from_secret(secret),
             validation,
             refresh_key,
+            issuer: issuer.to_string(),
             access_ttl: chrono::Duration::seconds(access_ttl_seconds as i64),
         }
     }
@@ -73,6 +82,7 @@ impl TokenKeys {
             exp: (now + self.access_ttl).timestamp(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
             sid: session.0,
+            iss: self.issuer.clone(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 encoding of plain claims cannot fail")
@@ -82,11 +92,13 @@ impl TokenKeys {
     pub fn verify_access(&self, token: &str, now: Timestamp) -> Option<AccessClaims> {
         let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
         let claims = data.claims;
-        (claims.token_type == "access" && claims.exp > now.timestamp()).then_some(claims)
+        (claims.token_type == "access" && claims.iss == self.issuer && claims.exp > now.timestamp())
+            .then_some(claims)
     }
 
     fn mac(&self, session: DeviceSessionId, generation: u64) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.refresh_key).expect("any key length");
+        mac.update(self.issuer.as_bytes());
         mac.update(&session.0.to_be_bytes());
         mac.update(&generation.to_be_bytes());
         hex::encode(mac.finalize().into_bytes())
@@ -94,7 +106,7 @@ impl TokenKeys {
 
     pub fn issue_refresh(&self, session: DeviceSessionId, generation: u64) -> String {
         format!(
-            "mq1.{}.{}.{}",
+            "mq2.{}.{}.{}",
             session.0,
             generation,
             self.mac(session, generation)
@@ -104,7 +116,7 @@ impl TokenKeys {
     /// The session and generation of a refresh token we minted; `None` if forged.
     pub fn verify_refresh(&self, token: &str) -> Option<(DeviceSessionId, u64)> {
         let mut parts = token.trim().split('.');
-        let (Some("mq1"), Some(sid), Some(generation), Some(mac), None) = (
+        let (Some("mq2"), Some(sid), Some(generation), Some(mac), None) = (
             parts.next(),
             parts.next(),
             parts.next(),
@@ -134,8 +146,10 @@ mod tests {
     use crate::domain::UserId;
     use chrono::{Duration, TimeZone, Utc};
 
+    const STORE: &str = "0101";
+
     fn keys() -> TokenKeys {
-        TokenKeys::new(&[7u8; 32], 900)
+        TokenKeys::new(&[7u8; 32], STORE, 900)
     }
 
     fn user() -> User {
@@ -172,8 +186,22 @@ mod tests {
         assert!(keys()
             .verify_access(&token, now() + Duration::seconds(900))
             .is_none());
-        let other = TokenKeys::new(&[8u8; 32], 900);
+        let other = TokenKeys::new(&[8u8; 32], STORE, 900);
         assert!(other.verify_access(&token, now()).is_none());
+    }
+
+    #[test]
+    fn another_stores_tokens_are_refused_even_under_the_same_secret() {
+        let other = TokenKeys::new(&[7u8; 32], "0202", 900);
+        let access = keys().issue_access(&user(), DeviceSessionId(3), now());
+        assert_eq!(
+            keys().verify_access(&access, now()).unwrap().iss,
+            STORE.to_string()
+        );
+        assert!(other.verify_access(&access, now()).is_none());
+        let refresh = keys().issue_refresh(DeviceSessionId(1), 0);
+        assert_ne!(refresh, other.issue_refresh(DeviceSessionId(1), 0));
+        assert_eq!(other.verify_refresh(&refresh), None);
     }
 
     #[test]
@@ -191,8 +219,10 @@ mod tests {
     fn refresh_tokens_verify_and_reject_tampering() {
         let token = keys().issue_refresh(DeviceSessionId(5), 2);
         assert_eq!(keys().verify_refresh(&token), Some((DeviceSessionId(5), 2)));
-        let tampered = token.replace("mq1.5.2", "mq1.5.3");
+        let tampered = token.replace("mq2.5.2", "mq2.5.3");
         assert_eq!(keys().verify_refresh(&tampered), None);
+        let old_format = token.replace("mq2.", "mq1.");
+        assert_eq!(keys().verify_refresh(&old_format), None);
         assert_eq!(keys().verify_refresh("garbage"), None);
     }
 }

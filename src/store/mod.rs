@@ -162,6 +162,20 @@ impl Commit {
 /// Receives every committed event, in `seq` order, after it is durable.
 pub type EventSink = Box<dyn Fn(&[Arc<Event>]) + Send + Sync>;
 
+/// A random identity of one data folder, made at its first start and kept inside the
+/// database (so a copy or backup of the folder keeps it). Tokens name it, so a token
+/// minted for one store is refused by every other one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreId(pub [u8; 16]);
+
+impl std::fmt::Display for StoreId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+const STORE_ID_KEY: &str = "store_id";
+
 /// The handle to the database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -185,6 +199,7 @@ struct Inner {
     /// How many of the newest events the `events` tree keeps.
     retain_events: std::sync::atomic::AtomicU64,
     path: PathBuf,
+    id: StoreId,
     /// Our own advisory lock on the data folder, so a second process (a CLI command
     /// next to a running server) is told plainly instead of getting sled's error.
     _lock: File,
@@ -213,6 +228,7 @@ impl Store {
             .map(|t| db.open_tree(t.name()))
             .collect::<Result<Vec<_>, _>>()?;
         let data_file = File::options().read(true).open(path.join("sled").join("db"))?;
+        let id = Store::load_or_create_id(&trees[TreeName::Meta as usize], &db, &data_file)?;
         let sink: Arc<Mutex<Option<EventSink>>> = Arc::default();
         let committer = Committer::start(db.clone(), data_file, sink.clone())?;
         let meta = &trees[TreeName::Meta as usize];
@@ -231,9 +247,29 @@ impl Store {
                 sink,
                 retain_events: std::sync::atomic::AtomicU64::new(u64::MAX),
                 path: path.to_path_buf(),
+                id,
                 _lock: lock,
             }),
         })
+    }
+
+    /// Reads the store id, or makes it (durably, before anything else is written).
+    fn load_or_create_id(meta: &sled::Tree, db: &sled::Db, data_file: &File) -> Result<StoreId, StoreError> {
+        if let Some(bytes) = meta.get(STORE_ID_KEY)? {
+            return StoreId::decode(&bytes);
+        }
+        let mut id = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+        let id = StoreId(id);
+        meta.insert(STORE_ID_KEY, id.encode())?;
+        db.flush()?;
+        data_file.sync_data()?;
+        Ok(id)
+    }
+
+    /// This data folder's identity.
+    pub fn id(&self) -> StoreId {
+        self.inner.id
     }
 
     /// The data folder.
@@ -501,6 +537,15 @@ mod tests {
         for (i, name) in TreeName::ALL.iter().enumerate() {
             assert_eq!(*name as usize, i, "{name:?}");
         }
+    }
+
+    #[test]
+    fn a_store_keeps_its_id_and_a_copy_of_the_folder_keeps_it_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = Store::open(dir.path()).unwrap().id();
+        assert_eq!(Store::open(dir.path()).unwrap().id(), id);
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(Store::open(other.path()).unwrap().id(), id);
     }
 
     #[test]

@@ -226,7 +226,7 @@ async fn missing_forged_and_expired_tokens_are_refused() {
     assert_eq!(app.get("/api/me/", &unsigned).await.code(), "token_not_valid");
 
     // Signed with another key.
-    let foreign = mentorq::auth::TokenKeys::new(&[1u8; 32], 900);
+    let foreign = mentorq::auth::TokenKeys::new(&[1u8; 32], app.store.id(), 900);
     let user = mentorq::domain::user::User {
         id: mentorq::domain::UserId(ada.id),
         email: ada.email.clone(),
@@ -401,4 +401,51 @@ async fn logins_beyond_the_hashing_pool_wait_then_answer_busy() {
         replies.iter().map(|r| r.status).collect::<Vec<_>>()
     );
     assert!(replies.iter().any(|r| r.status == 401), "the pool still works");
+}
+
+#[actix_web::test]
+async fn a_token_from_another_store_with_the_same_secret_is_not_valid() {
+    let secret = "one secret shared by two deployments, by mistake";
+    let first = spawn_app_with(|c| c.auth.jwt_secret = Some(secret.into())).await;
+    let second = spawn_app_with(|c| c.auth.jwt_secret = Some(secret.into())).await;
+    // The same first user and first device session in both stores.
+    let ada = first.hacker("Ada").await;
+    let ada_there = second.hacker("Ada").await;
+    assert_eq!(ada.id, ada_there.id);
+    assert_ne!(ada.refresh, ada_there.refresh, "refresh tokens name their store");
+    assert_ne!(first.store.id(), second.store.id());
+
+    let claims = ada.access.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["iss"], first.store.id().to_string());
+
+    let me = second.get("/api/me/", &ada.access).await;
+    assert_eq!((me.status.as_u16(), me.code()), (401, "token_not_valid"));
+    let refresh = second
+        .post("/api/auth/refresh/", None, json!({"refresh": ada.refresh}))
+        .await;
+    assert_eq!(
+        (refresh.status.as_u16(), refresh.code()),
+        (401, "token_not_valid")
+    );
+    let upgrade = second
+        .client
+        .get(format!("{}/ws?access_token={}", second.address, ada.access))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upgrade.status(), 401);
+    // At home both still work.
+    assert_eq!(first.get("/api/me/", &ada.access).await.status, 200);
+    let home = first
+        .post("/api/auth/refresh/", None, json!({"refresh": ada.refresh}))
+        .await;
+    assert_eq!(home.status, 200, "{}", home.body);
 }

@@ -58,6 +58,7 @@ mod current {
     pub const EVENT: u8 = 1;
     pub const QUEUE_SETTINGS: u8 = 1;
     pub const COUNTER: u8 = 1;
+    pub const STORE_ID: u8 = 1;
 }
 
 fn encode_as<R: Serialize>(version: u8, record: &R) -> Vec<u8> {
@@ -188,6 +189,19 @@ impl MetaValue for QueueSettings {
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
         match version_of(bytes, "meta")? {
             (1, rest) => Ok(body::<v1::QueueSettings>(rest, "meta")?.into()),
+            (v, _) => Err(newer("meta", v)),
+        }
+    }
+}
+
+/// The data folder's identity, made once at its first start.
+impl MetaValue for crate::store::StoreId {
+    fn encode(&self) -> Vec<u8> {
+        encode_as(current::STORE_ID, &self.0)
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        match version_of(bytes, "meta")? {
+            (1, rest) => body(rest, "meta").map(crate::store::StoreId),
             (v, _) => Err(newer("meta", v)),
         }
     }
