@@ -40,6 +40,12 @@ pub struct HttpConfig {
     /// these, the client's address (for the sign-in throttles) is the last forwarded
     /// address that is not itself a trusted proxy.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The longest request head (request line and header fields) accepted: 414 or 431
+    /// beyond it, with the JSON error body.
+    pub max_request_head_bytes: usize,
+    /// How long a client may take to send a request head (from connecting, for its
+    /// first request): 408 after it.
+    pub request_head_timeout_ms: u64,
 }
 
 impl Default for HttpConfig {
@@ -53,6 +59,8 @@ impl Default for HttpConfig {
             workers: 0,
             socket_send_buffer_bytes: 0,
             trusted_proxies: Vec::new(),
+            max_request_head_bytes: 32 * 1024,
+            request_head_timeout_ms: 5_000,
         }
     }
 }
@@ -318,6 +326,19 @@ impl Config {
             "auth.hash_queue_timeout_ms",
             self.auth.hash_queue_timeout_ms,
             1,
+            600_000,
+        )?;
+        // actix-http itself refuses heads over 128 KiB.
+        within(
+            "http.max_request_head_bytes",
+            self.http.max_request_head_bytes as u64,
+            1_024,
+            131_072,
+        )?;
+        within(
+            "http.request_head_timeout_ms",
+            self.http.request_head_timeout_ms,
+            100,
             600_000,
         )?;
         within("auth.lcs.timeout_ms", self.auth.lcs.timeout_ms, 1, 600_000)?;

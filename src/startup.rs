@@ -12,12 +12,16 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, Provider};
 use crate::domain::projection::{Projection, Seed};
 use crate::http;
+use crate::http::head::{Guarded, HeadLimits};
 use crate::store::Store;
 use crate::ws::hub::{Hub, Publish};
 use actix::{Actor, Arbiter};
+use actix_http::{error::DispatchError, HttpService};
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::AppConfig;
 use actix_web::dev::Server;
 use actix_web::middleware::{ErrorHandlers, NormalizePath, TrailingSlash};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use anyhow::Context as _;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -120,7 +124,7 @@ impl Application {
         let body_limit = config.http.body_limit_bytes;
         let cors_origins = config.http.cors_origins.clone();
         let send_buffer = config.http.socket_send_buffer_bytes;
-        let mut server = HttpServer::new(move || {
+        let app = move || {
             let cors = cors_origins.iter().fold(
                 actix_cors::Cors::default()
                     .allow_any_method()
@@ -139,6 +143,11 @@ impl Application {
                         .route(web::get().to(crate::ws::connect))
                         .default_service(http::other_methods(&[actix_web::http::Method::GET])),
                 )
+                // Outside the REST middleware too: the stand-in for a refused request head.
+                .route(
+                    &format!("{}{{reason}}", http::head::REFUSED_PATH),
+                    web::get().to(http::refused),
+                )
                 .service(
                     web::scope("")
                         .configure(http::configure)
@@ -150,24 +159,45 @@ impl Application {
                 )
                 .default_service(web::to(http::not_found))
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
-        })
-        .on_connect(move |connection, _| {
-            if send_buffer > 0 {
-                if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
-                    if let Err(error) = socket2::SockRef::from(tcp).set_send_buffer_size(send_buffer) {
-                        tracing::warn!(%error, "could not set the socket send buffer");
+        };
+        let head_limits = HeadLimits {
+            max_bytes: config.http.max_request_head_bytes,
+            timeout: std::time::Duration::from_millis(config.http.request_head_timeout_ms),
+        };
+        let local = listener.local_addr()?;
+        // actix-web's `HttpServer` would hand actix-http the bare socket; the server is
+        // assembled from its parts instead so that every connection is read through the
+        // head check first (see `http::head`).
+        let mut server = actix_server::Server::build()
+            .listen("mentorq", listener, move || {
+                let accept = fn_service(move |tcp: actix_web::rt::net::TcpStream| {
+                    let peer = tcp.peer_addr().ok();
+                    // actix-http leaves Nagle's algorithm on unless told: a frame written
+                    // while the previous one is unacknowledged would wait for the
+                    // client's delayed ACK.
+                    let _ = tcp.set_nodelay(true);
+                    if send_buffer > 0 {
+                        if let Err(error) = socket2::SockRef::from(&tcp).set_send_buffer_size(send_buffer) {
+                            tracing::warn!(%error, "could not set the socket send buffer");
+                        }
                     }
-                }
-            }
-        })
-        // actix-http leaves Nagle's algorithm on unless told: a frame written while the
-        // previous one is unacknowledged would wait for the client's delayed ACK.
-        .tcp_nodelay(true)
-        .listen(listener)?
-        // Signals are the caller's business (see `main`): it installs its handlers
-        // before announcing the address, so no signal can arrive unhandled.
-        .disable_signals()
-        .shutdown_timeout(config.http.shutdown_timeout_seconds);
+                    std::future::ready(Ok::<_, DispatchError>((Guarded::new(tcp, head_limits), peer)))
+                });
+                let app = app()
+                    .into_factory()
+                    .map_err(|error: actix_web::Error| error.error_response());
+                accept.and_then(
+                    HttpService::build()
+                        // The head check answers slow heads (408) with a body itself.
+                        .client_request_timeout(std::time::Duration::ZERO)
+                        .local_addr(local)
+                        .h1(map_config(app, |_| AppConfig::default())),
+                )
+            })?
+            // Signals are the caller's business (see `main`): it installs its handlers
+            // before announcing the address, so no signal can arrive unhandled.
+            .disable_signals()
+            .shutdown_timeout(config.http.shutdown_timeout_seconds);
         if config.http.workers > 0 {
             server = server.workers(config.http.workers);
         }

@@ -66,6 +66,15 @@ pub enum ApiError {
     /// after the given seconds.
     #[error("The server is busy; retry in {0} seconds.")]
     Busy(u64),
+    /// A request head that is not valid HTTP/1.1 (the detail says what is wrong).
+    #[error("The request is malformed: {0}.")]
+    BadRequest(&'static str),
+    #[error("The request head did not arrive in time.")]
+    RequestTimeout,
+    #[error("The request target is too long.")]
+    UriTooLong,
+    #[error("The request's header fields are too large or too many.")]
+    HeadersTooLarge,
     #[error("An internal error occurred.")]
     Internal(String),
 }
@@ -89,6 +98,10 @@ impl ApiError {
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::IdentityProviderUnavailable => "identity_provider_unavailable",
             ApiError::Busy(_) => "busy",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::RequestTimeout => "request_timeout",
+            ApiError::UriTooLong => "uri_too_long",
+            ApiError::HeadersTooLarge => "headers_too_large",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -105,12 +118,15 @@ impl ApiError {
     /// responses: unknown routes, methods, oversize bodies).
     pub fn for_status(status: StatusCode) -> ApiError {
         match status.as_u16() {
-            400 => ApiError::InvalidJson("malformed request".into()),
+            400 => ApiError::BadRequest("the server could not read it"),
             401 => ApiError::NotAuthenticated,
             403 => ApiError::forbidden("You do not have permission to do this."),
             404 => ApiError::NotFound,
             405 => ApiError::MethodNotAllowed,
+            408 => ApiError::RequestTimeout,
             413 => ApiError::PayloadTooLarge,
+            414 => ApiError::UriTooLong,
+            431 => ApiError::HeadersTooLarge,
             415 => ApiError::UnsupportedMediaType,
             _ => ApiError::Internal(format!("unmapped status {status}")),
         }
@@ -144,6 +160,10 @@ impl ResponseError for ApiError {
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::IdentityProviderUnavailable => StatusCode::BAD_GATEWAY,
             ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

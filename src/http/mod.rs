@@ -9,6 +9,7 @@
 //! served without being documented.
 
 pub mod auth;
+pub mod head;
 pub mod limits;
 pub mod ops;
 pub mod queue;
@@ -200,6 +201,12 @@ pub fn extractor_configs(cfg: &mut web::ServiceConfig, body_limit: usize) {
             web::QueryConfig::default()
                 .error_handler(|e, _| ApiError::validation("query", &e.to_string()).into()),
         );
+}
+
+/// Answers the stand-in request that replaces a request head refused by
+/// [`head::Guarded`], with that refusal's JSON error.
+pub async fn refused(reason: web::Path<u8>) -> Result<HttpResponse, ApiError> {
+    Err(head::HeadError::from_index(reason.into_inner()).map_or(ApiError::NotFound, head::HeadError::error))
 }
 
 /// Rewrites any error response that is not already our JSON (actix's own 404, 405, 413,

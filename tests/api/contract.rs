@@ -223,3 +223,93 @@ async fn control_characters_in_text_fields_are_refused() {
         .await;
     assert_eq!(reply.status, 201);
 }
+
+/// Sends `request` as raw bytes on a new connection and reads the whole answer: its
+/// status, its head and its body parsed as JSON.
+async fn raw_http(app: &TestApp, request: &[u8]) -> (u16, String, serde_json::Value) {
+    let answer = raw_answer(app, request).await;
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a response head");
+    let status = head[9..12].parse().unwrap();
+    let body = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {answer:?}"));
+    (status, head.to_ascii_lowercase(), body)
+}
+
+/// Everything the server sends on a new connection for `request`, until it closes.
+async fn raw_answer(app: &TestApp, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    // The server may answer and close before it has read everything.
+    let _ = tcp.write_all(request).await;
+    let mut answer = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read_to_end(&mut answer))
+        .await
+        .expect("the server answers and closes")
+        .unwrap();
+    String::from_utf8(answer).unwrap()
+}
+
+#[actix_web::test]
+async fn errors_in_the_request_head_have_the_json_body_too() {
+    let app = spawn_app().await;
+    let long_query = format!(
+        "GET /api/queue/?q={} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
+    let huge_header = format!(
+        "GET /api/queue/ HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(40 * 1024)
+    );
+    let many_headers: String = (0..100).map(|i| format!("X-{i}: 1\r\n")).collect();
+    let many_headers = format!("GET /api/queue/ HTTP/1.1\r\n{many_headers}\r\n");
+    let smuggling = "POST /api/auth/token/ HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\
+Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    let garbage = "GET /a b c\r\n\r\n";
+    for (request, status, code) in [
+        (long_query.as_str(), 414, "uri_too_long"),
+        (huge_header.as_str(), 431, "headers_too_large"),
+        (many_headers.as_str(), 431, "headers_too_large"),
+        (smuggling, 400, "bad_request"),
+        (garbage, 400, "bad_request"),
+    ] {
+        let (got, head, body) = raw_http(&app, request.as_bytes()).await;
+        assert_eq!((got, body["code"].as_str().unwrap()), (status, code), "{body}");
+        assert!(head.contains("content-type: application/json"), "{head}");
+        assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+    // A good request before a bad one on the same connection is answered first, whole.
+    let pipelined =
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nContent-Length: x\r\n\r\n";
+    let answer = raw_answer(&app, pipelined.as_bytes()).await;
+    let (first, second) = answer.split_once("}HTTP/1.1 ").expect("two answers");
+    assert!(
+        first.starts_with("HTTP/1.1 200 OK\r\n") && first.ends_with(r#"{"status":"ok""#),
+        "{first}"
+    );
+    assert!(second.starts_with("400 Bad Request\r\n"), "{second}");
+    assert!(second.ends_with(r#""detail":"The request is malformed: Content-Length is not a number."}"#));
+}
+
+#[actix_web::test]
+async fn a_head_that_does_not_arrive_in_time_is_408_json() {
+    let app = spawn_app_with(|c| c.http.request_head_timeout_ms = 300).await;
+    let started = std::time::Instant::now();
+    let (status, _, body) = raw_http(&app, b"GET /api/queue/ HTTP/1.1\r\nHost: x\r\n").await;
+    assert_eq!((status, body["code"].as_str().unwrap()), (408, "request_timeout"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
+
+#[actix_web::test]
+async fn chunked_bodies_and_keep_alive_pass_the_head_check() {
+    let app = spawn_app().await;
+    let body = r#"{"email":"ada@example.org","password":"correct horse","name":"Ada"}"#;
+    let request = format!(
+        "POST /api/auth/register/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n\
+GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let answer = raw_answer(&app, request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert_eq!(answer.matches("HTTP/1.1 200").count(), 1, "{answer}");
+}
