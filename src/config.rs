@@ -411,6 +411,17 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_config_toml_lists_known_keys_at_their_defaults() {
+        let shipped = include_str!("../config.toml");
+        let (config, unknown) = load(shipped, &[]).unwrap();
+        assert!(
+            unknown.is_empty(),
+            "config.toml has keys the server ignores: {unknown:?}"
+        );
+        assert_eq!(format!("{config:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
     fn an_empty_file_gives_the_documented_defaults() {
         let (config, unknown) = load("", &[]).unwrap();
         assert_eq!(config.http.port, 8080);

@@ -131,12 +131,12 @@ pub fn raise_fd_limit() {
 
 /// Resident memory of a process in KiB.
 pub fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    support::memory_of(pid).0 / 1024
+}
+
+/// The peak resident memory of a process so far in KiB.
+pub fn hwm_kib(pid: u32) -> u64 {
+    support::memory_of(pid).1 / 1024
 }
 
 pub fn machine() -> String {

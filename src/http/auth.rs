@@ -21,9 +21,13 @@ use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterBody {
+    #[schema(value_type = String, required = true, max_length = 254)]
     pub email: Option<String>,
     /// At least 8 characters.
+    #[schema(value_type = String, required = true, min_length = 8)]
     pub password: Option<String>,
+    /// 1–255 characters, not blank.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 255, pattern = r"\S")]
     pub name: Option<String>,
 }
 
@@ -72,12 +76,14 @@ pub async fn create_local_user(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenBody {
+    #[schema(value_type = String, required = true)]
     pub email: Option<String>,
     /// For the local provider.
     pub password: Option<String>,
     /// For the LCS provider: the identity service's token.
     pub lcs_token: Option<String>,
     /// A label for this device session (defaults to the User-Agent).
+    #[schema(max_length = 100)]
     pub device: Option<String>,
 }
 
@@ -207,6 +213,7 @@ fn token_pair(state: &AppState, user: &User, session: &DeviceSession) -> TokenPa
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshBody {
+    #[schema(value_type = String, required = true)]
     pub refresh: Option<String>,
 }
 

@@ -243,9 +243,99 @@ pub fn json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
         scheduling::list_sessions, scheduling::change_session, scheduling::get_settings,
         scheduling::patch_settings,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ContractResponses),
 )]
 struct ApiDoc;
+
+/// The answers that come from the shared extractors rather than from one handler, added
+/// to every operation they apply to, so that no route's list can miss one:
+/// 400/413/415 for a body, 401 for a token, 429 for a counted write (with
+/// `Retry-After`), and the sign-in routes' throttle (429) and hashing queue (503).
+struct ContractResponses;
+
+impl utoipa::Modify for ContractResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                (Method::GET, &mut item.get),
+                (Method::PUT, &mut item.put),
+                (Method::POST, &mut item.post),
+                (Method::DELETE, &mut item.delete),
+                (Method::PATCH, &mut item.patch),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                for status in contract_statuses(path, &method, operation) {
+                    let responses = &mut operation.responses.responses;
+                    let code = status.as_u16().to_string();
+                    // 429 and 503 replace a handler's own entry: they carry `Retry-After`.
+                    if matches!(status.as_u16(), 429 | 503) || !responses.contains_key(&code) {
+                        responses.insert(code, error_response(status).into());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The statuses the shared extractors and limits can answer for `operation`.
+fn contract_statuses(
+    path: &str,
+    method: &Method,
+    operation: &utoipa::openapi::path::Operation,
+) -> Vec<actix_web::http::StatusCode> {
+    use actix_web::http::StatusCode;
+    let mut statuses = Vec::new();
+    let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    if operation.request_body.is_some() || has_params {
+        statuses.push(StatusCode::BAD_REQUEST);
+    }
+    if operation.request_body.is_some() {
+        statuses.extend([StatusCode::PAYLOAD_TOO_LARGE, StatusCode::UNSUPPORTED_MEDIA_TYPE]);
+    }
+    let authenticated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    if authenticated {
+        statuses.push(StatusCode::UNAUTHORIZED);
+    }
+    let revocation =
+        path == "/api/auth/logout" || (method == Method::DELETE && path == "/api/auth/sessions/{id}");
+    if authenticated && crate::api::rate_limit::is_write(method) && !revocation {
+        statuses.push(StatusCode::TOO_MANY_REQUESTS);
+    }
+    if matches!(
+        path,
+        "/api/auth/register" | "/api/auth/token" | "/api/auth/refresh"
+    ) {
+        statuses.push(StatusCode::TOO_MANY_REQUESTS);
+    }
+    if matches!(path, "/api/auth/register" | "/api/auth/token") {
+        statuses.push(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    statuses
+}
+
+/// A documented error answer: the error body, and `Retry-After` where the status has one.
+fn error_response(status: actix_web::http::StatusCode) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, ResponseBuilder, Type};
+    let mut response = ResponseBuilder::new()
+        .description(status.canonical_reason().unwrap_or("error"))
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        );
+    if matches!(status.as_u16(), 429 | 503) {
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                .description(Some("Seconds to wait before trying again."))
+                .build(),
+        );
+    }
+    response.build()
+}
 
 struct BearerAuth;
 

@@ -29,6 +29,7 @@ pub async fn get_queue(state: web::Data<AppState>, _caller: Caller) -> Result<Ht
 pub struct QueuePatchBody {
     pub open: Option<bool>,
     /// At most 1000 characters.
+    #[schema(max_length = 1000)]
     pub message: Option<String>,
 }
 
@@ -55,7 +56,8 @@ pub async fn patch_queue(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AnnouncementBody {
-    /// 1–1000 characters.
+    /// 1–1000 characters, not blank.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1000, pattern = r"\S")]
     pub text: Option<String>,
 }
 
@@ -95,10 +97,13 @@ pub async fn list_announcements(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct FeedbackBody {
     /// The ticket's id.
+    #[schema(value_type = i64, required = true, minimum = 1)]
     pub ticket: Option<i64>,
     /// An integer from 1 to 5.
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 5)]
     pub rating: Option<i64>,
     /// At most 2000 characters.
+    #[schema(max_length = 2000)]
     pub comments: Option<String>,
 }
 

@@ -81,22 +81,26 @@ fn parse_id(field: &str, value: Option<&str>, errors: &mut FieldErrors) -> Optio
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct ProfileBody {
+pub struct MentorProfileBody {
     /// At most 2000 characters.
+    #[schema(max_length = 2000)]
     pub about_me: Option<String>,
     /// At most 30 skills of at most 50 characters each.
+    #[schema(max_items = 30)]
     pub skills: Option<Vec<String>>,
+    /// A whole number, 0 or more.
+    #[schema(minimum = 0)]
     pub team_number: Option<i64>,
 }
 
-#[utoipa::path(put, path = "/api/mentors/me", tag = "scheduling", request_body = ProfileBody,
+#[utoipa::path(put, path = "/api/mentors/me", tag = "scheduling", request_body = MentorProfileBody,
     responses((status = 200, body = MentorJson), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put_profile(
     state: web::Data<AppState>,
     caller: Caller,
-    Body(body): Body<ProfileBody>,
+    Body(body): Body<MentorProfileBody>,
 ) -> Result<HttpResponse, ApiError> {
     let profile = state
         .sessions
@@ -152,8 +156,10 @@ pub async fn search_mentors(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AvailabilityBody {
     /// On the :00/:30 grid, in the future.
+    #[schema(value_type = String, format = DateTime, required = true)]
     pub start_time: Option<String>,
     /// After start_time, at most 14 days later; a remainder under 30 minutes is dropped.
+    #[schema(value_type = String, format = DateTime, required = true)]
     pub end_time: Option<String>,
 }
 
@@ -254,10 +260,13 @@ pub async fn delete_availability(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SessionBody {
     /// The first chunk's id.
+    #[schema(value_type = i64, required = true, minimum = 1)]
     pub availability: Option<i64>,
     /// 30 or 60.
+    #[schema(value_type = i64, required = true, minimum = 30, maximum = 60, multiple_of = 30)]
     pub session_length: Option<i64>,
     /// At most 255 characters.
+    #[schema(max_length = 255)]
     pub topic: Option<String>,
 }
 

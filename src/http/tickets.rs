@@ -17,13 +17,17 @@ use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewTicketBody {
-    /// 1–255 characters.
+    /// 1–255 characters, not blank.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 255, pattern = r"\S")]
     pub title: Option<String>,
-    /// 1–255 characters.
+    /// 1–255 characters, not blank.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 255, pattern = r"\S")]
     pub location: Option<String>,
     /// At most 2000 characters.
+    #[schema(max_length = 2000)]
     pub comment: Option<String>,
     /// At most 255 characters.
+    #[schema(max_length = 255)]
     pub contact: Option<String>,
     /// If sent, must be the caller's email.
     pub owner_email: Option<String>,

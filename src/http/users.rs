@@ -21,7 +21,7 @@ pub async fn me(caller: Caller) -> HttpResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct ProfileBody {
+pub struct MeBody {
     pub name: Option<String>,
     /// An empty string clears it.
     pub slack_id: Option<String>,
@@ -29,13 +29,13 @@ pub struct ProfileBody {
     pub phone: Option<String>,
 }
 
-#[utoipa::path(patch, path = "/api/me", tag = "users", request_body = ProfileBody,
+#[utoipa::path(patch, path = "/api/me", tag = "users", request_body = MeBody,
     responses((status = 200, body = UserView), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn update_me(
     state: web::Data<AppState>,
     caller: Caller,
-    Body(body): Body<ProfileBody>,
+    Body(body): Body<MeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let change = ProfileChange::parse(
         body.name.as_deref(),

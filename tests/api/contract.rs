@@ -313,3 +313,96 @@ GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     assert_eq!(answer.matches("HTTP/1.1 200").count(), 1, "{answer}");
 }
+
+/// The statuses the document gives `method path`, and whether it asks for a token.
+fn documented(doc: &serde_json::Value, method: &str, path: &str) -> (BTreeSet<u16>, bool, bool) {
+    let op = &doc["paths"][path][method.to_lowercase()];
+    let statuses = op["responses"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{method} {path} is not documented"))
+        .keys()
+        .map(|k| k.parse().unwrap())
+        .collect();
+    let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+    (statuses, secured, op["requestBody"].is_object())
+}
+
+#[actix_web::test]
+async fn every_status_a_route_answers_from_the_shared_checks_is_documented() {
+    let app = spawn_app_with(|c| c.queue.writes_per_minute = 1).await;
+    let doc = app.call(Method::GET, "/api/openapi.json", None, None).await.body;
+    let big = format!("{{\"x\": \"{}\"}}", "x".repeat(70 * 1024));
+    for (n, route) in mentorq::http::routes().iter().enumerate() {
+        let (method, template) = (route.method.as_str(), route.path);
+        let verb = Method::from_bytes(method.as_bytes()).unwrap();
+        let path = template.replace("{id}", "1").replace("{ticket_id}", "1");
+        let (statuses, secured, has_body) = documented(&doc, method, template);
+        let what = format!("{method} {template}");
+        let check = |reply: &Reply, expected: u16| {
+            assert_eq!(reply.status.as_u16(), expected, "{what}: {}", reply.body);
+            assert!(
+                statuses.contains(&expected),
+                "{what} answers {expected}, undocumented"
+            );
+        };
+        let body = has_body.then(|| json!({}));
+
+        // Without a token.
+        let anonymous = app.call(verb.clone(), &path, None, body.clone()).await;
+        if secured {
+            check(&anonymous, 401);
+        } else {
+            assert_ne!(anonymous.status, 401, "{what} asks for no token but answered 401");
+        }
+        if has_body {
+            // Each on its own user, so that the write quota does not answer first.
+            let who = app.hacker(&format!("Media Tester {n}")).await;
+            // A body that is not declared JSON, and one over the limit.
+            let reply = app
+                .client
+                .request(verb.clone(), format!("{}{path}", app.address))
+                .bearer_auth(&who.access)
+                .header("content-type", "text/plain")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            check(&Reply::from(reply).await, 415);
+            let who = app.hacker(&format!("Size Tester {n}")).await;
+            let reply = app
+                .raw(verb.clone(), &path, Some(&who.access), big.clone().into_bytes())
+                .await;
+            check(&reply, 413);
+        }
+        // The write quota (one a minute here): the next write is refused, if counted.
+        let fresh = app.hacker(&format!("Quota Tester {n}")).await;
+        let first = app
+            .call(verb.clone(), &path, Some(&fresh.access), body.clone())
+            .await;
+        let second = app
+            .call(verb.clone(), &path, Some(&fresh.access), body.clone())
+            .await;
+        for reply in [&first, &second] {
+            assert!(
+                statuses.contains(&reply.status.as_u16()),
+                "{what} answered {}, undocumented: {}",
+                reply.status,
+                reply.body
+            );
+        }
+        assert_eq!(
+            second.status == 429,
+            statuses.contains(&429) && secured,
+            "{what}: 429 is {}documented but the second write got {}",
+            if statuses.contains(&429) { "" } else { "not " },
+            second.status
+        );
+        if second.status == 429 {
+            let op = &doc["paths"][template][method.to_lowercase()];
+            assert!(
+                op["responses"]["429"]["headers"]["Retry-After"].is_object(),
+                "{what}"
+            );
+        }
+    }
+}
