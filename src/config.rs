@@ -17,6 +17,17 @@ pub struct Config {
     pub slack: SlackConfig,
     pub sessions: SessionsConfig,
     pub realtime: RealtimeConfig,
+    pub compat: CompatConfig,
+}
+
+/// Shapes for HackRU mentorq's own React frontend, where it cannot agree with the
+/// contract's defaults.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CompatConfig {
+    /// The slack link as a bare JSON string, refresh tokens that do not rotate, and up
+    /// to 5 active tickets per participant (each unless set on its own).
+    pub hackru_frontend: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -46,6 +57,9 @@ pub struct HttpConfig {
     /// How long a client may take to send a request head (from connecting, for its
     /// first request): 408 after it.
     pub request_head_timeout_ms: u64,
+    /// The server's address as clients reach it (`https://mentors.example.org`), for the
+    /// absolute URLs in answers; unset, the request's own host is used.
+    pub public_url: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -61,6 +75,7 @@ impl Default for HttpConfig {
             trusted_proxies: Vec::new(),
             max_request_head_bytes: 32 * 1024,
             request_head_timeout_ms: 5_000,
+            public_url: None,
         }
     }
 }
@@ -114,6 +129,10 @@ pub struct AuthConfig {
     /// How long a sign-in waits for the password hasher (one argon2 per core at a
     /// time) before it is answered 503 `busy`.
     pub hash_queue_timeout_ms: u64,
+    /// Whether each refresh hands out a new refresh token (and a replayed old one
+    /// revokes the device session). Off, the refresh token stays the same until it
+    /// expires or its session is revoked.
+    pub rotate_refresh_tokens: bool,
     pub local: LocalAuthConfig,
     pub lcs: LcsConfig,
 }
@@ -129,6 +148,7 @@ impl Default for AuthConfig {
             login_attempts_per_minute: 10,
             address_attempts_per_minute: 600,
             hash_queue_timeout_ms: 3_000,
+            rotate_refresh_tokens: true,
             local: LocalAuthConfig::default(),
             lcs: LcsConfig::default(),
         }
@@ -274,6 +294,7 @@ impl Config {
                 detail,
             })?;
         }
+        apply_profiles(&mut table);
         let mut unknown = Vec::new();
         let mut note_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
         let deserializer = serde_ignored::Deserializer::new(toml::Value::Table(table), &mut note_unknown);
@@ -386,6 +407,29 @@ fn env_value(raw: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(raw.to_string()))
 }
 
+/// The defaults a profile changes, for each key not set explicitly.
+fn apply_profiles(table: &mut toml::Table) {
+    let hackru = table
+        .get("compat")
+        .and_then(|c| c.get("hackru_frontend"))
+        .and_then(toml::Value::as_bool)
+        .unwrap_or(false);
+    if hackru {
+        for (section, key, value) in [
+            ("queue", "max_active_tickets", toml::Value::Integer(5)),
+            ("auth", "rotate_refresh_tokens", toml::Value::Boolean(false)),
+        ] {
+            if let Some(section) = table
+                .entry(section)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+            {
+                section.entry(key).or_insert(value);
+            }
+        }
+    }
+}
+
 fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), String> {
     let (last, parents) = keys.split_last().ok_or("empty key")?;
     let mut current = table;
@@ -419,6 +463,25 @@ mod tests {
             "config.toml has keys the server ignores: {unknown:?}"
         );
         assert_eq!(format!("{config:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
+    fn the_hackru_profile_changes_only_the_defaults_not_set_explicitly() {
+        let (config, _) = load("[compat]\nhackru_frontend = true\n", &[]).unwrap();
+        assert_eq!(config.queue.max_active_tickets, 5);
+        assert!(!config.auth.rotate_refresh_tokens);
+        let (config, _) = load(
+            "[compat]\nhackru_frontend = true\n[queue]\nmax_active_tickets = 2\n",
+            &[("MENTORQ__AUTH__ROTATE_REFRESH_TOKENS", "true")],
+        )
+        .unwrap();
+        assert_eq!(config.queue.max_active_tickets, 2);
+        assert!(config.auth.rotate_refresh_tokens);
+        let (config, _) = load("", &[("MENTORQ__COMPAT__HACKRU_FRONTEND", "true")]).unwrap();
+        assert_eq!(config.queue.max_active_tickets, 5);
+        let (config, _) = load("", &[]).unwrap();
+        assert_eq!(config.queue.max_active_tickets, 1);
+        assert!(config.auth.rotate_refresh_tokens && !config.compat.hackru_frontend);
     }
 
     #[test]

@@ -298,12 +298,14 @@ impl Handler<OpenSession> for UserActor {
     }
 }
 
-/// Rotates a device session's refresh token (generation `generation` presented).
+/// Uses a device session's refresh token (generation `generation` presented): rotates
+/// it, or with `rotate` false keeps it.
 #[derive(Message)]
 #[rtype(result = "Result<(User, DeviceSession), UserError>")]
 pub struct Refresh {
     pub session: DeviceSessionId,
     pub generation: u64,
+    pub rotate: bool,
 }
 
 impl Handler<Refresh> for UserActor {
@@ -318,7 +320,7 @@ impl Handler<Refresh> for UserActor {
             return after_barrier(&self.store, Err(UserError::TokenNotValid));
         };
         let mut next = session.clone();
-        let verdict = session.judge_refresh(msg.generation, now);
+        let verdict = session.judge_refresh(msg.generation, now, msg.rotate);
         match verdict {
             RefreshVerdict::Refuse => return after_barrier(&self.store, Err(UserError::TokenNotValid)),
             RefreshVerdict::Reuse => next.revoked = true,
@@ -327,6 +329,8 @@ impl Handler<Refresh> for UserActor {
                 next.last_used = now;
                 next.expires = now + self.refresh_ttl;
             }
+            // The token is unchanged, so its lifetime is too.
+            RefreshVerdict::Keep => next.last_used = now,
         }
         let mut batch = Batch::new();
         batch.put(&next);
@@ -345,8 +349,8 @@ impl Handler<Refresh> for UserActor {
         Box::pin(async move {
             let (user, session) = commit.await?;
             match verdict {
-                RefreshVerdict::Rotate => Ok((user, session)),
-                _ => Err(UserError::TokenNotValid),
+                RefreshVerdict::Rotate | RefreshVerdict::Keep => Ok((user, session)),
+                RefreshVerdict::Reuse | RefreshVerdict::Refuse => Err(UserError::TokenNotValid),
             }
         })
     }

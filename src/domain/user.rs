@@ -286,6 +286,8 @@ pub struct DeviceSession {
 pub enum RefreshVerdict {
     /// The current token: rotate it.
     Rotate,
+    /// The current token, where tokens do not rotate: it stays the session's token.
+    Keep,
     /// A token that was already rotated away: someone replayed it, revoke the session.
     Reuse,
     /// Revoked, expired or from the future: refuse.
@@ -293,11 +295,15 @@ pub enum RefreshVerdict {
 }
 
 impl DeviceSession {
-    pub fn judge_refresh(&self, presented: u64, now: Timestamp) -> RefreshVerdict {
+    /// What to do with a refresh token of generation `presented`; `rotate` says whether
+    /// this deployment rotates refresh tokens (`auth.rotate_refresh_tokens`).
+    pub fn judge_refresh(&self, presented: u64, now: Timestamp, rotate: bool) -> RefreshVerdict {
         if self.revoked || now >= self.expires {
             RefreshVerdict::Refuse
-        } else if presented == self.generation {
+        } else if presented == self.generation && rotate {
             RefreshVerdict::Rotate
+        } else if presented == self.generation {
+            RefreshVerdict::Keep
         } else if presented < self.generation {
             RefreshVerdict::Reuse
         } else {
@@ -389,18 +395,22 @@ mod tests {
             revoked: false,
             external_token: None,
         };
-        assert_eq!(session.judge_refresh(3, t0()), RefreshVerdict::Rotate);
-        assert_eq!(session.judge_refresh(2, t0()), RefreshVerdict::Reuse);
-        assert_eq!(session.judge_refresh(4, t0()), RefreshVerdict::Refuse);
-        assert_eq!(
-            session.judge_refresh(3, t0() + Duration::days(14)),
-            RefreshVerdict::Refuse
-        );
+        assert_eq!(session.judge_refresh(3, t0(), true), RefreshVerdict::Rotate);
+        assert_eq!(session.judge_refresh(3, t0(), false), RefreshVerdict::Keep);
+        // A token rotated away while rotation was on is still a replay without it.
+        for rotate in [true, false] {
+            assert_eq!(session.judge_refresh(2, t0(), rotate), RefreshVerdict::Reuse);
+            assert_eq!(session.judge_refresh(4, t0(), rotate), RefreshVerdict::Refuse);
+            assert_eq!(
+                session.judge_refresh(3, t0() + Duration::days(14), rotate),
+                RefreshVerdict::Refuse
+            );
+        }
         let revoked = DeviceSession {
             revoked: true,
             ..session
         };
-        assert_eq!(revoked.judge_refresh(3, t0()), RefreshVerdict::Refuse);
+        assert_eq!(revoked.judge_refresh(3, t0(), false), RefreshVerdict::Refuse);
         assert!(!revoked.is_live(t0()));
     }
 

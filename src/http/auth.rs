@@ -237,7 +237,15 @@ pub async fn refresh(
 ) -> Result<HttpResponse, ApiError> {
     throttle(&state, &req, None)?;
     let (session, generation) = body.session(&state)?;
-    let (mut user, session) = state.users.send(Refresh { session, generation }).await??;
+    let rotate = state.config.auth.rotate_refresh_tokens;
+    let (mut user, session) = state
+        .users
+        .send(Refresh {
+            session,
+            generation,
+            rotate,
+        })
+        .await??;
     if state.config.auth.provider == Provider::Lcs {
         user = refresh_roles_from_lcs(&state, session.id, user).await?;
     }

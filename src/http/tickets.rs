@@ -8,9 +8,9 @@ use crate::api::extract::{Body, Caller};
 use crate::api::views::TicketJson;
 use crate::api::AppState;
 use crate::domain::queue::Stats;
-use crate::domain::ticket::{other_party, NewTicket, Status, TicketChange, TicketEdits};
+use crate::domain::ticket::{other_party, NewTicket, Status, Ticket, TicketChange, TicketEdits};
 use crate::domain::validate::FieldErrors;
-use crate::domain::TicketId;
+use crate::domain::{TicketId, UserId};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -211,7 +211,9 @@ pub struct SlackDm {
 
 #[utoipa::path(get, path = "/api/tickets/{id}/slack-dm", tag = "tickets",
     params(("id" = u64, Path, description = "ticket id")),
-    responses((status = 200, body = SlackDm), (status = 401, body = ErrorBody),
+    responses((status = 200, body = SlackDm,
+               description = "With `[compat] hackru_frontend`: the link as a bare JSON string, \"\" when there is none"),
+              (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody, description = "no such ticket, or `slack_unavailable`")),
     security(("bearer" = [])))]
 pub async fn slack_dm(
@@ -226,6 +228,20 @@ pub async fn slack_dm(
             id: TicketId(id.into_inner()),
         }))
         .await???;
+    let link = slack_link(&state, &view.ticket, caller.id()).await;
+    match link {
+        Ok(link) if state.config.compat.hackru_frontend => Ok(HttpResponse::Ok().json(link)),
+        Ok(link) => Ok(HttpResponse::Ok().json(SlackDm { slack_dm_link: link })),
+        // HackRU's frontend calls string methods on whatever it gets.
+        Err(ApiError::NotFoundCode(..)) if state.config.compat.hackru_frontend => {
+            Ok(HttpResponse::Ok().json(""))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The `slack://` link to a direct message with the other party of `ticket`.
+async fn slack_link(state: &AppState, ticket: &Ticket, caller: UserId) -> Result<String, ApiError> {
     let unavailable = |why: &str| ApiError::NotFoundCode("slack_unavailable", why.to_string());
     let team = state
         .config
@@ -233,17 +249,15 @@ pub async fn slack_dm(
         .team_id
         .clone()
         .ok_or_else(|| unavailable("Slack is not configured for this event."))?;
-    let other = other_party(&view.ticket, caller.id())
-        .ok_or_else(|| unavailable("Nobody else is on this ticket yet."))?;
+    let other =
+        other_party(ticket, caller).ok_or_else(|| unavailable("Nobody else is on this ticket yet."))?;
     let slack_id = state
         .users
         .send(Settled(GetUser(other)))
         .await??
         .and_then(|u| u.slack_id)
         .ok_or_else(|| unavailable("The other person has not set a Slack id."))?;
-    Ok(HttpResponse::Ok().json(SlackDm {
-        slack_dm_link: format!("slack://user?team={team}&id={slack_id}"),
-    }))
+    Ok(format!("slack://user?team={team}&id={slack_id}"))
 }
 
 /// The statistics of API.md (a stand-in schema for the domain's `Stats`).

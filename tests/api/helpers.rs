@@ -168,6 +168,23 @@ impl TestApp {
         }
     }
 
+    /// Opens a ticket for `who` with `extra` fields beside a title and a location.
+    pub async fn open_ticket(&self, who: &Login, title: &str, extra: Value) -> Value {
+        let mut body = json!({"title": title, "location": "Room 101"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        let reply = self.post("/api/tickets/", Some(&who.access), body).await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.body
+    }
+
+    /// `PATCH /api/tickets/{ticket}/` with `body`.
+    pub async fn change_ticket(&self, who: &Login, ticket: u64, body: Value) -> Reply {
+        self.patch(&format!("/api/tickets/{ticket}/"), &who.access, body)
+            .await
+    }
+
     /// Registers and logs in a participant.
     pub async fn hacker(&self, name: &str) -> Login {
         let email = format!("{}@example.org", name.to_lowercase().replace(' ', "."));

@@ -5,25 +5,13 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 async fn open_ticket(app: &TestApp, who: &Login, title: &str) -> u64 {
-    let reply = app
-        .post(
-            "/api/tickets/",
-            Some(&who.access),
-            json!({"title": title, "location": "Room 1"}),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    reply.body["id"].as_u64().unwrap()
+    app.open_ticket(who, title, json!({})).await["id"]
+        .as_u64()
+        .unwrap()
 }
 
 async fn set_status(app: &TestApp, who: &Login, id: u64, status: &str) {
-    let reply = app
-        .patch(
-            &format!("/api/tickets/{id}/"),
-            &who.access,
-            json!({ "status": status }),
-        )
-        .await;
+    let reply = app.change_ticket(who, id, json!({ "status": status })).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
 }
 

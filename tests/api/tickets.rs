@@ -3,15 +3,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn open_ticket(app: &TestApp, who: &Login, title: &str) -> Value {
-    let reply = app
-        .post(
-            "/api/tickets/",
-            Some(&who.access),
-            json!({"title": title, "location": "Room 101"}),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    reply.body
+    app.open_ticket(who, title, json!({})).await
 }
 
 fn id(ticket: &Value) -> u64 {
@@ -19,12 +11,7 @@ fn id(ticket: &Value) -> u64 {
 }
 
 async fn set_status(app: &TestApp, who: &Login, ticket: u64, status: &str) -> Reply {
-    app.patch(
-        &format!("/api/tickets/{ticket}/"),
-        &who.access,
-        json!({ "status": status }),
-    )
-    .await
+    app.change_ticket(who, ticket, json!({ "status": status })).await
 }
 
 #[actix_web::test]

@@ -1,0 +1,67 @@
+//! HackRU mentorq's own clients: the "Compatibility with HackRU's mentorq clients"
+//! section of API.md, with and without `[compat] hackru_frontend`.
+
+use crate::helpers::*;
+use serde_json::json;
+
+#[actix_web::test]
+async fn the_hackru_frontend_gets_the_slack_link_as_a_bare_string() {
+    for team in [Some("T0001"), None] {
+        let app = spawn_app_with(|c| {
+            c.compat.hackru_frontend = true;
+            c.slack.team_id = team.map(Into::into);
+        })
+        .await;
+        let ada = app.hacker("Ada").await;
+        let grace = app.mentor("Grace").await;
+        for (who, slack) in [(&ada, "UADA"), (&grace, "UGRACE")] {
+            app.patch("/api/me/", &who.access, json!({ "slack_id": slack }))
+                .await;
+        }
+        let t = app.open_ticket(&ada, "help", json!({})).await["id"]
+            .as_u64()
+            .unwrap();
+        let path = format!("/api/tickets/{t}/slack-dm/");
+        let unclaimed = app.get(&path, &ada.access).await;
+        assert_eq!((unclaimed.status.as_u16(), &unclaimed.body), (200, &json!("")));
+        app.change_ticket(&grace, t, json!({"status": "CLAIMED"})).await;
+        let link = app.get(&path, &ada.access).await;
+        assert_eq!(link.status, 200);
+        let expected = match team {
+            Some(team) => json!(format!("slack://user?team={team}&id=UGRACE")),
+            None => json!(""),
+        };
+        assert_eq!(link.body, expected);
+        // A ticket the caller may not see is still a 404.
+        let eve = app.hacker("Eve").await;
+        assert_eq!(app.get(&path, &eve.access).await.status, 404);
+    }
+}
+
+#[actix_web::test]
+async fn without_rotation_the_first_refresh_token_keeps_working_until_logout() {
+    // What `[compat] hackru_frontend = true` resolves to (config.rs tests the profile).
+    let app = spawn_app_with(|c| c.auth.rotate_refresh_tokens = false).await;
+    let ada = app.hacker("Ada").await;
+    for _ in 0..3 {
+        let reply = app
+            .post("/api/auth/refresh/", None, json!({"refresh": ada.refresh}))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.body["refresh"], ada.refresh.as_str());
+        let me = app.get("/api/me/", reply.body["access"].as_str().unwrap()).await;
+        assert_eq!(me.status, 200);
+    }
+    let logout = app
+        .post(
+            "/api/auth/logout/",
+            Some(&ada.access),
+            json!({"refresh": ada.refresh}),
+        )
+        .await;
+    assert_eq!(logout.status, 204);
+    let after = app
+        .post("/api/auth/refresh/", None, json!({"refresh": ada.refresh}))
+        .await;
+    assert_eq!((after.status.as_u16(), after.code()), (401, "token_not_valid"));
+}
