@@ -342,6 +342,16 @@ fn transition(
         }
     }
     match (from, to) {
+        // A ticket closed or cancelled by mistake: back to its original place, with any
+        // feedback it was given.
+        (Status::Closed | Status::Cancelled, Status::Open) if is_manager => {
+            t.mentor = None;
+            t.claimed = None;
+            t.closed = None;
+            t.status = Status::Open;
+            t.last_changed_by = by.id;
+            Ok(true)
+        }
         (Status::Closed | Status::Cancelled, _) => Err(TicketError::InvalidTransition(format!(
             "The ticket is {} and can no longer change.",
             from.as_str()
@@ -548,7 +558,7 @@ mod tests {
             (
                 Closed,
                 Open,
-                [Invalid, Invalid, Invalid, Invalid, Invalid, Invalid],
+                [Invalid, Invalid, Invalid, Invalid, Changes, Changes],
             ),
             (
                 Closed,
@@ -568,7 +578,7 @@ mod tests {
             (
                 Cancelled,
                 Open,
-                [Invalid, Invalid, Invalid, Invalid, Invalid, Invalid],
+                [Invalid, Invalid, Invalid, Invalid, Changes, Changes],
             ),
             (
                 Cancelled,
@@ -592,6 +602,18 @@ mod tests {
                 assert_eq!(got, want, "{from:?} -> {target:?} by {who}");
             }
         }
+    }
+
+    #[test]
+    fn a_reopened_ticket_is_open_again_without_its_mentor_but_with_its_feedback() {
+        let mut closed = ticket_in(Status::Closed);
+        closed.has_feedback = true;
+        let t = to(&closed, &organizer(), Status::Open).unwrap().ticket;
+        assert_eq!(t.status, Status::Open);
+        assert_eq!((t.mentor.as_ref(), t.claimed, t.closed), (None, None, None));
+        assert!(t.has_feedback);
+        assert_eq!(t.first_claimed, closed.first_claimed, "the wait statistics keep the first claim");
+        assert_eq!(t.claimants, closed.claimants);
     }
 
     #[test]
