@@ -526,6 +526,20 @@ impl Handler<GetUser> for UserActor {
     }
 }
 
+/// How many accounts there are, and how many of them hold the mentor role.
+#[derive(Message)]
+#[rtype(result = "(u64, u64)")]
+pub struct CountUsers;
+
+impl Handler<CountUsers> for UserActor {
+    type Result = MessageResult<CountUsers>;
+
+    fn handle(&mut self, _: CountUsers, _: &mut Context<Self>) -> Self::Result {
+        let mentors = self.users.values().filter(|u| u.roles.has(Role::Mentor)).count();
+        MessageResult((self.users.len() as u64, mentors as u64))
+    }
+}
+
 /// The identity-service token of a session (for refreshing roles from it).
 #[derive(Message)]
 #[rtype(result = "Option<(String, String)>")]

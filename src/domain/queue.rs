@@ -97,6 +97,8 @@ pub struct Stats {
     pub counts: BTreeMap<&'static str, u64>,
     pub total: u64,
     pub mentors: Vec<MentorStats>,
+    /// The mean of every rating given.
+    pub average_rating: Option<f64>,
 }
 
 fn mean(samples: &[f64]) -> Option<f64> {
@@ -148,11 +150,11 @@ pub fn stats<'a>(
         }
     }
     let mut ratings: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut every_rating = Vec::new();
     for f in feedback {
-        ratings
-            .entry(f.mentor_email.as_str())
-            .or_default()
-            .push(f64::from(f.rating.get()));
+        let rating = f64::from(f.rating.get());
+        ratings.entry(f.mentor_email.as_str()).or_default().push(rating);
+        every_rating.push(rating);
     }
     for row in mentors.values_mut() {
         row.average_rating = ratings.get(row.mentor_email.as_str()).and_then(|r| mean(r));
@@ -167,6 +169,7 @@ pub fn stats<'a>(
         counts,
         total,
         mentors: mentors.into_values().collect(),
+        average_rating: mean(&every_rating),
     }
 }
 

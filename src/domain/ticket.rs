@@ -612,7 +612,10 @@ mod tests {
         assert_eq!(t.status, Status::Open);
         assert_eq!((t.mentor.as_ref(), t.claimed, t.closed), (None, None, None));
         assert!(t.has_feedback);
-        assert_eq!(t.first_claimed, closed.first_claimed, "the wait statistics keep the first claim");
+        assert_eq!(
+            t.first_claimed, closed.first_claimed,
+            "the wait statistics keep the first claim"
+        );
         assert_eq!(t.claimants, closed.claimants);
     }
 

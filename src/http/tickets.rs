@@ -1,7 +1,7 @@
 //! `/api/tickets/*`: the help queue's tickets, their statistics and Slack links.
 
 use crate::actors::queue::{ChangeTicket, GetStats, GetTicket, ListTickets, OpenTicket};
-use crate::actors::users::GetUser;
+use crate::actors::users::{CountUsers, GetUser};
 use crate::actors::Settled;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{Body, Caller};
@@ -306,13 +306,85 @@ impl From<Stats> for StatsJson {
     }
 }
 
+/// What a participant or mentor is shown of the statistics (HackRU's own keys).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublicStatsJson {
+    pub average_claimed_datetime_seconds: Option<f64>,
+    pub average_closed_datetime_seconds: Option<f64>,
+    #[serde(rename = "Total tickets")]
+    pub total_tickets: u64,
+}
+
+/// HackRU mentorq's director keys, beside the full statistics.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HackruStatsJson {
+    #[serde(rename = "Total tickets")]
+    pub total_tickets: u64,
+    #[serde(rename = "Open tickets")]
+    pub open_tickets: u64,
+    #[serde(rename = "Claimed tickets")]
+    pub claimed_tickets: u64,
+    #[serde(rename = "Closed Tickets")]
+    pub closed_tickets: u64,
+    #[serde(rename = "Cancelled Tickets")]
+    pub cancelled_tickets: u64,
+    #[serde(rename = "Number of mentors")]
+    pub mentors: u64,
+    #[serde(rename = "Number of users")]
+    pub users: u64,
+    #[serde(rename = "Average Rating")]
+    pub average_rating: AverageRating,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AverageRating {
+    /// Django's aggregate name, which HackRU's frontend reads.
+    #[serde(rename = "rating__avg")]
+    pub rating_avg: Option<f64>,
+}
+
+/// Managers get everything; anyone else the three public figures.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum StatsAnswer {
+    Managers {
+        #[serde(flatten)]
+        stats: StatsJson,
+        #[serde(flatten)]
+        hackru: HackruStatsJson,
+    },
+    Public(PublicStatsJson),
+}
+
 #[utoipa::path(get, path = "/api/tickets/stats", tag = "tickets",
-    responses((status = 200, body = StatsJson), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = StatsAnswer), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let stats = state
-        .queue
-        .send(Settled(GetStats { by: caller.person() }))
-        .await???;
-    Ok(HttpResponse::Ok().json(StatsJson::from(stats)))
+    let stats = state.queue.send(Settled(GetStats)).await???;
+    if !caller.user.roles.is_manager() {
+        return Ok(HttpResponse::Ok().json(PublicStatsJson {
+            average_claimed_datetime_seconds: stats.average_claimed_datetime_seconds,
+            average_closed_datetime_seconds: stats.average_closed_datetime_seconds,
+            total_tickets: stats.total,
+        }));
+    }
+    let (users, mentors) = state.users.send(Settled(CountUsers)).await??;
+    let count = |status: Status| stats.counts.get(status.as_str()).copied().unwrap_or(0);
+    let hackru = HackruStatsJson {
+        total_tickets: stats.total,
+        open_tickets: count(Status::Open),
+        claimed_tickets: count(Status::Claimed),
+        closed_tickets: count(Status::Closed),
+        cancelled_tickets: count(Status::Cancelled),
+        mentors,
+        users,
+        average_rating: AverageRating {
+            rating_avg: stats.average_rating,
+        },
+    };
+    Ok(HttpResponse::Ok().json(StatsAnswer::Managers {
+        stats: StatsJson::from(stats),
+        hackru,
+    }))
 }

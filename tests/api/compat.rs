@@ -72,10 +72,15 @@ async fn a_manager_reopens_a_closed_ticket_at_its_original_place() {
     let ada = app.hacker("Ada").await;
     let bob = app.hacker("Bob").await;
     let grace = app.mentor("Grace").await;
-    let first = app.open_ticket(&ada, "first", json!({})).await["id"].as_u64().unwrap();
+    let first = app.open_ticket(&ada, "first", json!({})).await["id"]
+        .as_u64()
+        .unwrap();
     app.open_ticket(&bob, "second", json!({})).await;
-    app.change_ticket(&grace, first, json!({"status": "CLAIMED"})).await;
-    let closed = app.change_ticket(&grace, first, json!({"status": "CLOSED"})).await;
+    app.change_ticket(&grace, first, json!({"status": "CLAIMED"}))
+        .await;
+    let closed = app
+        .change_ticket(&grace, first, json!({"status": "CLOSED"}))
+        .await;
     assert_eq!(closed.body["status"], "CLOSED");
     // Nobody but a manager may reopen it: the owner and the mentor get 409.
     for who in [&ada, &grace] {
@@ -83,15 +88,25 @@ async fn a_manager_reopens_a_closed_ticket_at_its_original_place() {
         assert_eq!((reply.status.as_u16(), reply.code()), (409, "invalid_transition"));
     }
     let director = app.director().await;
-    let reopened = app.change_ticket(&director, first, json!({"status": "OPEN"})).await;
+    let reopened = app
+        .change_ticket(&director, first, json!({"status": "OPEN"}))
+        .await;
     assert_eq!(reopened.status, 200, "{}", reopened.body);
     assert_eq!(reopened.body["status"], "OPEN");
-    assert_eq!(reopened.body["position"], 1, "ahead of the ticket opened after it");
+    assert_eq!(
+        reopened.body["position"], 1,
+        "ahead of the ticket opened after it"
+    );
     assert_eq!(reopened.body["mentor_email"], "");
     assert_eq!(reopened.body["closed_datetime"], serde_json::Value::Null);
     let cy = app.hacker("Cy").await;
-    let cancelled = app.open_ticket(&cy, "third", json!({})).await["id"].as_u64().unwrap();
-    app.change_ticket(&cy, cancelled, json!({"status": "CANCELLED"})).await;
-    let back = app.change_ticket(&director, cancelled, json!({"status": "OPEN"})).await;
+    let cancelled = app.open_ticket(&cy, "third", json!({})).await["id"]
+        .as_u64()
+        .unwrap();
+    app.change_ticket(&cy, cancelled, json!({"status": "CANCELLED"}))
+        .await;
+    let back = app
+        .change_ticket(&director, cancelled, json!({"status": "OPEN"}))
+        .await;
     assert_eq!(back.body["status"], "OPEN", "{}", back.body);
 }

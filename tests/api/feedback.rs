@@ -155,12 +155,11 @@ async fn the_leaderboard_orders_mentors_and_bounds_its_limit() {
 }
 
 #[actix_web::test]
-async fn statistics_are_for_managers_and_match_the_tickets() {
+async fn statistics_match_the_tickets_and_managers_see_them_all() {
     let app = spawn_app_with(|c| c.queue.max_active_tickets = 5).await;
     let ada = app.hacker("Ada").await;
     let grace = app.mentor("Grace").await;
     let organizer = app.organizer("Olga").await;
-    assert_eq!(app.get("/api/tickets/stats/", &grace.access).await.status, 403);
     let empty = app.get("/api/tickets/stats/", &organizer.access).await;
     assert_eq!(empty.body["average_claimed_datetime_seconds"], Value::Null);
     assert_eq!(empty.body["p90_wait_seconds"], Value::Null);
@@ -190,4 +189,38 @@ async fn statistics_are_for_managers_and_match_the_tickets() {
         (json!(1), json!(1))
     );
     assert_eq!(mentors[0]["average_rating"], 3.0);
+    // HackRU mentorq's director keys beside them.
+    for (key, value) in [
+        ("Total tickets", json!(2)),
+        ("Open tickets", json!(1)),
+        ("Claimed tickets", json!(0)),
+        ("Closed Tickets", json!(1)),
+        ("Cancelled Tickets", json!(0)),
+        ("Number of mentors", json!(1)),
+        ("Number of users", json!(4)), // with the director who granted the roles
+        ("Average Rating", json!({"rating__avg": 3.0})),
+    ] {
+        assert_eq!(stats.body[key], value, "{key}");
+    }
+    assert_eq!(empty.body["Average Rating"], json!({"rating__avg": null}));
+
+    // Participants and mentors read the public part, in HackRU's keys.
+    for who in [&ada, &grace] {
+        let public = app.get("/api/tickets/stats/", &who.access).await;
+        assert_eq!(public.status, 200);
+        let keys: Vec<&String> = public.body.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "Total tickets",
+                "average_claimed_datetime_seconds",
+                "average_closed_datetime_seconds"
+            ]
+        );
+        assert_eq!(public.body["Total tickets"], 2);
+        assert_eq!(
+            public.body["average_closed_datetime_seconds"],
+            stats.body["average_closed_datetime_seconds"]
+        );
+    }
 }
