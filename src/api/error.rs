@@ -31,7 +31,7 @@ pub struct ErrorBody {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("The request body is not valid JSON: {0}")]
+    #[error("The request body is not valid JSON: {0}.")]
     InvalidJson(String),
     #[error("Some fields are not valid.")]
     Validation(FieldErrors),

@@ -38,7 +38,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
                 if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::PayloadTooLarge
                 } else {
-                    ApiError::InvalidJson(e.to_string())
+                    ApiError::InvalidJson("it could not be read whole".into())
                 }
             })?;
             parse_json(&bytes).map(Body)
@@ -59,8 +59,13 @@ pub fn is_json_media_type(value: &str) -> bool {
 
 /// Parses a body in two steps so that "not JSON" and "wrong JSON" are told apart.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::InvalidJson(format!(
+            "it stops making sense at line {}, column {}",
+            e.line(),
+            e.column()
+        ))
+    })?;
     if !value.is_object() {
         return Err(ApiError::validation("body", "must be a JSON object"));
     }
@@ -73,8 +78,50 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             _ if path == "." => "body".to_string(),
             _ => path,
         };
-        ApiError::Validation(FieldErrors::from((field.as_str(), message.as_str())))
+        ApiError::Validation(FieldErrors::from((
+            field.as_str(),
+            for_a_person(&message).as_str(),
+        )))
     })
+}
+
+/// A deserializer's complaint about a value ("invalid type: floating point `4.5`,
+/// expected i64") said as the contract says it ("must be a whole number"): the
+/// client's author reads it, and may show it to a person.
+pub fn for_a_person(message: &str) -> String {
+    let expected = message.rsplit_once("expected ").map_or("", |(_, e)| e.trim());
+    let unsigned = matches!(expected, "u8" | "u16" | "u32" | "u64" | "usize");
+    let whole = unsigned || matches!(expected, "i8" | "i16" | "i32" | "i64" | "isize" | "an integer");
+    if message.starts_with("missing field") {
+        "is required".into()
+    } else if message.starts_with("unknown variant") {
+        let choices: Vec<&str> = expected
+            .trim_start_matches("one of ")
+            .split(", ")
+            .map(|c| c.trim_matches('`'))
+            .collect();
+        format!("must be one of {}", choices.join(", "))
+    } else if whole && message.starts_with("invalid value: integer") {
+        if unsigned && message.contains("`-") {
+            "must be a whole number, 0 or more".into()
+        } else {
+            "is out of range".into()
+        }
+    } else if whole {
+        "must be a whole number".into()
+    } else if matches!(expected, "f32" | "f64" | "a number") {
+        "must be a number".into()
+    } else if expected == "a boolean" {
+        "must be true or false".into()
+    } else if expected.contains("string") || expected == "a character" {
+        "must be text".into()
+    } else if expected.contains("sequence") {
+        "must be a list".into()
+    } else if expected.contains("map") || expected.starts_with("struct") {
+        "must be an object".into()
+    } else {
+        "is not valid here".into()
+    }
 }
 
 /// The authenticated caller: a valid access token whose device session is live, and
@@ -218,5 +265,65 @@ mod tests {
         ] {
             assert!(!is_json_media_type(no), "{no}");
         }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Shape {
+        count: Option<i64>,
+        size: Option<u32>,
+        ratio: Option<f64>,
+        on: Option<bool>,
+        name: Option<String>,
+        items: Option<Vec<String>>,
+        needed: i64,
+    }
+
+    fn message_for(body: &str) -> (String, String) {
+        match parse_json::<Shape>(body.as_bytes()) {
+            Err(ApiError::Validation(errors)) => {
+                let (field, messages) = errors.0.into_iter().next().unwrap();
+                (field, messages.join(" "))
+            }
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn wrong_types_are_told_in_words_not_in_type_names() {
+        for (body, field, said) in [
+            (
+                r#"{"needed": 1, "count": 4.5}"#,
+                "count",
+                "must be a whole number",
+            ),
+            (
+                r#"{"needed": 1, "count": "4"}"#,
+                "count",
+                "must be a whole number",
+            ),
+            (
+                r#"{"needed": 1, "size": -1}"#,
+                "size",
+                "must be a whole number, 0 or more",
+            ),
+            (r#"{"needed": 1, "size": 99999999999}"#, "size", "is out of range"),
+            (r#"{"needed": 1, "ratio": "x"}"#, "ratio", "must be a number"),
+            (r#"{"needed": 1, "on": "yes"}"#, "on", "must be true or false"),
+            (r#"{"needed": 1, "name": 7}"#, "name", "must be text"),
+            (r#"{"needed": 1, "items": "a"}"#, "items", "must be a list"),
+            (r#"{}"#, "needed", "is required"),
+        ] {
+            assert_eq!(message_for(body), (field.to_string(), said.to_string()), "{body}");
+        }
+    }
+
+    #[test]
+    fn text_that_is_not_json_names_where_it_broke() {
+        let Err(error) = parse_json::<Shape>(b"{\"needed\": ") else {
+            panic!("parsed")
+        };
+        assert_eq!(error.code(), "invalid_json");
+        assert!(error.to_string().ends_with("line 1, column 11."), "{error}");
     }
 }

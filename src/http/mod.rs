@@ -197,10 +197,10 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 pub fn extractor_configs(cfg: &mut web::ServiceConfig, body_limit: usize) {
     cfg.app_data(web::PayloadConfig::new(body_limit))
         .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-        .app_data(
-            web::QueryConfig::default()
-                .error_handler(|e, _| ApiError::validation("query", &e.to_string()).into()),
-        );
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            let message = crate::api::extract::for_a_person(&e.to_string());
+            ApiError::validation("query", &message).into()
+        }));
 }
 
 /// Answers the stand-in request that replaces a request head refused by

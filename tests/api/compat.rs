@@ -110,3 +110,83 @@ async fn a_manager_reopens_a_closed_ticket_at_its_original_place() {
         .await;
     assert_eq!(back.body["status"], "OPEN", "{}", back.body);
 }
+
+/// The property schemas of a request body in the OpenAPI document, `$ref`s resolved.
+fn body_properties(doc: &serde_json::Value, op: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+    let schema = match schema["$ref"].as_str() {
+        Some(r) => &doc["components"]["schemas"][r.rsplit('/').next().unwrap()],
+        None => schema,
+    };
+    schema["properties"]
+        .as_object()
+        .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+fn types_of(property: &serde_json::Value) -> Vec<String> {
+    match &property["type"] {
+        serde_json::Value::String(t) => vec![t.clone()],
+        serde_json::Value::Array(ts) => ts.iter().filter_map(|t| t.as_str().map(String::from)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[actix_web::test]
+async fn a_wrong_type_in_any_numeric_or_boolean_field_is_explained_in_words() {
+    let app = spawn_app().await;
+    let director = app.director().await;
+    let doc = app
+        .call(reqwest::Method::GET, "/api/openapi.json", None, None)
+        .await
+        .body;
+    let type_names = [
+        "i64",
+        "u64",
+        "i32",
+        "u32",
+        "u16",
+        "u8",
+        "f64",
+        "bool",
+        "invalid type",
+        "expected",
+    ];
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (field, property) in body_properties(&doc, op) {
+                let types = types_of(&property);
+                let wrong_values = if types.iter().any(|t| t == "integer") {
+                    vec![json!(4.5), json!("4"), json!(true)]
+                } else if types.iter().any(|t| t == "number" || t == "boolean") {
+                    vec![json!("yes"), json!([1])]
+                } else {
+                    continue;
+                };
+                for wrong in wrong_values {
+                    let url = path.replace("{id}", "1").replace("{ticket_id}", "1");
+                    let verb = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                    let reply = app
+                        .call(
+                            verb,
+                            &url,
+                            Some(&director.access),
+                            Some(json!({ field.as_str(): wrong })),
+                        )
+                        .await;
+                    let what = format!("{method} {path} {field}={wrong}");
+                    assert_eq!(reply.status, 400, "{what}: {}", reply.body);
+                    let said = reply.body["fields"][field.as_str()].to_string();
+                    let messages = format!("{} {said}", reply.body["detail"]);
+                    assert!(said.contains("must be"), "{what}: {messages}");
+                    for name in type_names {
+                        assert!(!messages.contains(name), "{what} says {name:?}: {messages}");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} fields were tried");
+}
