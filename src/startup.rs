@@ -74,12 +74,22 @@ impl Application {
         });
         let queue = QueueActor::start_in_arbiter(&arbiters[0].handle(), move |_| queue_actor);
         let sessions = SessionActor::start_in_arbiter(&arbiters[1].handle(), move |_| session_actor);
+        // Bound before the Hub exists: without `http.public_url`, pushed URLs name the
+        // address the server listens on.
+        let listener = TcpListener::bind((config.http.host.as_str(), config.http.port))
+            .with_context(|| format!("cannot listen on {}:{}", config.http.host, config.http.port))?;
+        let port = listener.local_addr()?.port();
+        let push_base: Arc<str> = match &config.http.public_url {
+            Some(url) => url.trim_end_matches('/').into(),
+            None => format!("http://{}", listener.local_addr()?).into(),
+        };
         let hub_actor = Hub::new(
             projection,
             clock.clone(),
             queue.clone(),
             config.realtime.retain_events,
             config.realtime.outbox_limit,
+            push_base.clone(),
         );
         let hub = Hub::start_in_arbiter(&arbiters[2].handle(), move |_| hub_actor);
         let sink = hub.clone();
@@ -97,9 +107,6 @@ impl Application {
             IdempotencyActor::start_in_arbiter(&arbiters[3].handle(), move |_| idempotency_actor);
 
         let lcs = (config.auth.provider == Provider::Lcs).then(|| Arc::new(LcsClient::new(&config.auth.lcs)));
-        let listener = TcpListener::bind((config.http.host.as_str(), config.http.port))
-            .with_context(|| format!("cannot listen on {}:{}", config.http.host, config.http.port))?;
-        let port = listener.local_addr()?.port();
         let config = Arc::new(config);
         let state = web::Data::new(AppState {
             users,
@@ -119,6 +126,7 @@ impl Application {
             config: config.clone(),
             lcs,
             store: store.clone(),
+            push_base,
         });
         let hub = web::Data::new(hub);
         let body_limit = config.http.body_limit_bytes;

@@ -323,7 +323,10 @@ async fn the_queue_and_the_event_sequence_survive_a_restart() {
     let (_, stored) = call(&client, Method::GET, ticket_path, &ada, Value::Null).await;
     assert_eq!(stored["status"], "CLOSED");
     assert_eq!(stored["mentor_email"], "ops@example.org");
-    assert_eq!(stored["feedback"], format!("/api/feedback/{}/", ticket["id"]));
+    assert_eq!(
+        stored["feedback"],
+        format!("{base}/api/feedback/{}/", ticket["id"])
+    );
     let (_, queue) = call(
         &client,
         Method::GET,

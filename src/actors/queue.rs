@@ -10,7 +10,9 @@ use super::{after_barrier, commit_then, next_id, Reply};
 use crate::clock::SharedClock;
 use crate::domain::board::{Board, TicketView};
 use crate::domain::event::EventBody;
-use crate::domain::feedback::{give_feedback, Feedback, FeedbackError, NewFeedback};
+use crate::domain::feedback::{
+    correct_feedback, give_feedback, Feedback, FeedbackCorrection, FeedbackError, NewFeedback,
+};
 pub use crate::domain::queue::QueueSummary;
 use crate::domain::queue::{leaderboard, stats, Announcement, LeaderboardRow, QueueSettings, Stats};
 use crate::domain::ticket::{apply_change, NewTicket, Person, Status, Ticket, TicketChange, TicketError};
@@ -420,6 +422,38 @@ impl Handler<GiveFeedback> for QueueActor {
             self.board.put(ticket);
             self.feedback.insert(feedback.ticket, feedback.clone());
             feedback
+        })
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Feedback, QueueError>")]
+pub struct CorrectFeedback {
+    pub by: Person,
+    pub ticket: TicketId,
+    pub correction: FeedbackCorrection,
+}
+
+impl Handler<CorrectFeedback> for QueueActor {
+    type Result = Reply<Feedback, QueueError>;
+
+    fn handle(&mut self, msg: CorrectFeedback, _: &mut Context<Self>) -> Self::Result {
+        let now = self.clock.now();
+        let Some(feedback) = self.feedback.get(&msg.ticket) else {
+            return after_barrier(&self.store, Err(QueueError::NotFound));
+        };
+        let corrected = match correct_feedback(feedback, msg.by.id, msg.by.roles, msg.correction, now) {
+            Ok(f) => f,
+            Err(FeedbackError::NotFound) => return after_barrier(&self.store, Err(QueueError::NotFound)),
+            Err(e) => return after_barrier(&self.store, Err(e.into())),
+        };
+        let mut batch = Batch::new();
+        batch
+            .put(&corrected)
+            .event(EventBody::FeedbackUpdated(corrected.clone()));
+        commit_then(self.store.clone(), batch, now, |_| {
+            self.feedback.insert(corrected.ticket, corrected.clone());
+            corrected
         })
     }
 }

@@ -225,6 +225,8 @@ impl From<QueueError> for ApiError {
                 ApiError::Conflict("invalid_transition", detail)
             }
             QueueError::Feedback(FeedbackError::Exists) => ApiError::Conflict("feedback_exists", detail),
+            QueueError::Feedback(FeedbackError::TooLate) => ApiError::Conflict("invalid_transition", detail),
+            QueueError::Feedback(FeedbackError::NotYours) => ApiError::PermissionDenied(detail),
             QueueError::Storage(e) => e.into(),
         }
     }

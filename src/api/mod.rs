@@ -38,4 +38,21 @@ pub struct AppState {
     /// Present when `auth.provider = "lcs"`.
     pub lcs: Option<Arc<LcsClient>>,
     pub store: Store,
+    /// The base of absolute URLs in pushed frames: `http.public_url`, or the address
+    /// the server listens on.
+    pub push_base: Arc<str>,
+}
+
+impl AppState {
+    /// The base of absolute URLs in an answer to `req`: `http.public_url`, or the
+    /// scheme and host the request came to.
+    pub fn base_url(&self, req: &actix_web::HttpRequest) -> String {
+        match &self.config.http.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => {
+                let info = req.connection_info();
+                format!("{}://{}", info.scheme(), info.host())
+            }
+        }
+    }
 }

@@ -86,9 +86,13 @@ use crate::domain::queue::QueueSummary;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TicketJson<'a> {
     pub id: u64,
+    /// `<base>/api/tickets/{id}/`.
+    pub url: String,
     pub owner_email: &'a str,
-    /// The owner's name.
+    /// The owner's name; "Anonymous" for an anonymous ticket, but to its owner and
+    /// managers.
     pub owner: &'a str,
+    pub anonymous: bool,
     pub title: &'a str,
     pub comment: &'a str,
     pub contact: &'a str,
@@ -101,22 +105,27 @@ pub struct TicketJson<'a> {
     pub created_datetime: String,
     pub claimed_datetime: Option<String>,
     pub closed_datetime: Option<String>,
+    /// False while the owner is away (the ticket keeps its place), and once it ended.
     pub active: bool,
     /// 1-based place among OPEN tickets; null unless OPEN.
     pub position: Option<usize>,
     /// null unless OPEN, and when no mentor is online.
     pub estimated_wait_seconds: Option<f64>,
-    /// "" or the feedback's URL path.
+    /// "" or the feedback's absolute URL.
     pub feedback: String,
 }
 
-impl<'a> From<&'a TicketView> for TicketJson<'a> {
-    fn from(v: &'a TicketView) -> Self {
+impl<'a> TicketJson<'a> {
+    /// The ticket as shown with absolute URLs under `base` (no trailing slash). An
+    /// anonymous ticket must already be [`TicketView::seen_by`] its reader.
+    pub fn new(v: &'a TicketView, base: &str) -> Self {
         let t = &v.ticket;
         TicketJson {
             id: t.id.0,
+            url: format!("{base}/api/tickets/{}/", t.id.0),
             owner_email: &t.owner_email,
             owner: &t.owner_name,
+            anonymous: t.anonymous,
             title: &t.title,
             comment: &t.comment,
             contact: &t.contact,
@@ -127,20 +136,16 @@ impl<'a> From<&'a TicketView> for TicketJson<'a> {
             created_datetime: ts(&t.created),
             claimed_datetime: t.claimed.as_ref().map(ts),
             closed_datetime: t.closed.as_ref().map(ts),
-            active: t.status.is_active(),
+            active: t.active && t.status.is_active(),
             position: v.position,
             estimated_wait_seconds: v.estimated_wait_seconds,
             feedback: if t.has_feedback {
-                feedback_path(t.id.0)
+                format!("{base}/api/feedback/{}/", t.id.0)
             } else {
                 String::new()
             },
         }
     }
-}
-
-pub fn feedback_path(ticket: u64) -> String {
-    format!("/api/feedback/{ticket}/")
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -197,11 +202,12 @@ pub struct FeedbackJson {
     pub created: String,
 }
 
-impl From<&Feedback> for FeedbackJson {
-    fn from(f: &Feedback) -> Self {
+impl FeedbackJson {
+    /// The feedback with its ticket's absolute URL under `base`.
+    pub fn new(f: &Feedback, base: &str) -> Self {
         FeedbackJson {
             ticket: f.ticket.0,
-            ticket_url: format!("/api/tickets/{}/", f.ticket.0),
+            ticket_url: format!("{base}/api/tickets/{}/", f.ticket.0),
             rating: f.rating.get(),
             comments: f.comments.clone(),
             mentor_email: f.mentor_email.clone(),

@@ -6,6 +6,7 @@
 
 use super::queue::{estimate_wait, QueueSettings, SERVICE_SAMPLE};
 use super::ticket::{Status, Ticket};
+use super::user::Roles;
 use super::{TicketId, UserId};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -15,6 +16,21 @@ pub struct TicketView {
     pub ticket: Ticket,
     pub position: Option<usize>,
     pub estimated_wait_seconds: Option<f64>,
+}
+
+impl TicketView {
+    /// The view as `who` is shown it: an anonymous ticket's owner is named only to the
+    /// owner and managers.
+    pub fn seen_by(self, who: UserId, roles: Roles) -> TicketView {
+        if self.ticket.owner_shown_to(who, roles) {
+            self
+        } else {
+            TicketView {
+                ticket: self.ticket.without_owner_name(),
+                ..self
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]

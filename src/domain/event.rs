@@ -27,6 +27,8 @@ pub enum EventBody {
     QueueUpdated(QueueSettings),
     AnnouncementPosted(Announcement),
     FeedbackCreated(Feedback),
+    /// A feedback corrected by the ticket's owner within its day.
+    FeedbackUpdated(Feedback),
     /// Chunks created or changing status, and chunks deleted.
     AvailabilityUpdated {
         chunks: Vec<Chunk>,
@@ -51,6 +53,8 @@ pub enum Audience {
     ManagersAnd(Vec<UserId>),
     /// Only these users.
     Users(Vec<UserId>),
+    /// Staff who are not managers, but not these users.
+    MentorsExcept(Vec<UserId>),
 }
 
 impl Audience {
@@ -62,7 +66,39 @@ impl Audience {
             Audience::StaffAnd(users) => roles.is_staff() || users.contains(&user),
             Audience::ManagersAnd(users) => roles.is_manager() || users.contains(&user),
             Audience::Users(users) => users.contains(&user),
+            Audience::MentorsExcept(users) => {
+                roles.is_staff() && !roles.is_manager() && !users.contains(&user)
+            }
         }
+    }
+}
+
+impl Event {
+    /// What each part of the event's audience is sent: the event itself, except that
+    /// an anonymous ticket's event goes whole to its owner and managers and, without
+    /// the owner's name, to the other mentors. The audiences never overlap, so every
+    /// reader gets exactly one.
+    pub fn deliveries(&self) -> Vec<(Audience, std::borrow::Cow<'_, Event>)> {
+        use std::borrow::Cow;
+        let (EventBody::TicketCreated(view) | EventBody::TicketUpdated(view)) = &self.body else {
+            return vec![(self.body.audience(), Cow::Borrowed(self))];
+        };
+        if !view.ticket.anonymous {
+            return vec![(self.body.audience(), Cow::Borrowed(self))];
+        }
+        let owner = view.ticket.owner;
+        let hidden = view.clone().seen_by(UserId(0), Roles::default());
+        let body = match self.body {
+            EventBody::TicketCreated(_) => EventBody::TicketCreated(hidden),
+            _ => EventBody::TicketUpdated(hidden),
+        };
+        vec![
+            (Audience::ManagersAnd(vec![owner]), Cow::Borrowed(self)),
+            (
+                Audience::MentorsExcept(vec![owner]),
+                Cow::Owned(Event { body, ..self.clone() }),
+            ),
+        ]
     }
 }
 
@@ -75,6 +111,7 @@ impl EventBody {
             EventBody::QueueUpdated(_) => "queue.updated",
             EventBody::AnnouncementPosted(_) => "announcement",
             EventBody::FeedbackCreated(_) => "feedback.created",
+            EventBody::FeedbackUpdated(_) => "feedback.updated",
             EventBody::AvailabilityUpdated { .. } => "availability.updated",
             EventBody::SessionUpdated(_) => "session.updated",
             EventBody::SessionReminder { .. } => "session.reminder",
@@ -87,11 +124,72 @@ impl EventBody {
                 Audience::StaffAnd(vec![t.ticket.owner])
             }
             EventBody::QueueUpdated(_) | EventBody::AnnouncementPosted(_) => Audience::Everyone,
-            EventBody::FeedbackCreated(f) => Audience::ManagersAnd(vec![f.mentor]),
+            EventBody::FeedbackCreated(f) | EventBody::FeedbackUpdated(f) => {
+                Audience::ManagersAnd(vec![f.mentor])
+            }
             // Mentees browse availability, so everyone sees it.
             EventBody::AvailabilityUpdated { .. } => Audience::Everyone,
             EventBody::SessionUpdated(s) => Audience::Users(vec![s.mentor, s.mentee]),
             EventBody::SessionReminder { to, .. } => Audience::Users(vec![*to]),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ticket::{test_person, NewTicket};
+    use crate::domain::user::Role;
+    use crate::domain::TicketId;
+
+    fn event_for(anonymous: bool) -> Event {
+        let owner = test_person(1, &[]);
+        let ticket = NewTicket::parse(Some("t"), Some("l"), None, None, None)
+            .unwrap()
+            .anonymous_if(Some(anonymous), None)
+            .into_ticket(TicketId(1), &owner, chrono::Utc::now());
+        Event {
+            seq: 1,
+            at: chrono::Utc::now(),
+            body: EventBody::TicketCreated(TicketView {
+                ticket,
+                position: Some(1),
+                estimated_wait_seconds: None,
+            }),
+        }
+    }
+
+    /// The owner name each reader would be sent, or None if the event is not for them.
+    fn shown(event: &Event, who: u64, roles: &[Role]) -> Vec<String> {
+        let roles = Roles::from_iter(roles.iter().copied());
+        event
+            .deliveries()
+            .into_iter()
+            .filter(|(audience, _)| audience.admits(UserId(who), roles))
+            .map(|(_, e)| match &e.body {
+                EventBody::TicketCreated(v) => v.ticket.owner_name.clone(),
+                _ => unreachable!(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_reader_gets_exactly_one_version_of_an_anonymous_tickets_event() {
+        let event = event_for(true);
+        assert_eq!(shown(&event, 1, &[]), ["User 1"], "the owner");
+        assert_eq!(shown(&event, 2, &[]), Vec::<String>::new(), "another participant");
+        assert_eq!(shown(&event, 3, &[Role::Mentor]), ["Anonymous"], "a mentor");
+        assert_eq!(shown(&event, 4, &[Role::Organizer]), ["User 1"], "a manager");
+        assert_eq!(
+            shown(&event, 5, &[Role::Mentor, Role::Director]),
+            ["User 1"],
+            "a mentor who manages"
+        );
+        assert_eq!(shown(&event_for(false), 3, &[Role::Mentor]), ["User 1"]);
+        assert_eq!(
+            event_for(false).deliveries().len(),
+            1,
+            "one framing when nothing is hidden"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Feedback on a closed ticket: who may leave it, and its validation.
 
 use super::ticket::{Status, Ticket};
+use super::user::Roles;
 use super::validate::FieldErrors;
 use super::{TicketId, Timestamp, UserId};
 
@@ -59,12 +60,8 @@ impl NewFeedback {
                 TicketId(0)
             }
         };
-        let rating = match rating.map(Rating::parse) {
-            Some(Some(r)) => r,
-            Some(None) => {
-                errors.add("rating", "must be an integer from 1 to 5");
-                Rating(1)
-            }
+        let rating = match rating {
+            Some(r) => parse_rating(r, &mut errors),
             None => {
                 errors.add("rating", "is required");
                 Rating(1)
@@ -79,6 +76,59 @@ impl NewFeedback {
     }
 }
 
+fn parse_rating(value: i64, errors: &mut FieldErrors) -> Rating {
+    Rating::parse(value).unwrap_or_else(|| {
+        errors.add("rating", "must be a whole number from 1 to 5");
+        Rating(1)
+    })
+}
+
+/// How long after giving it the owner may still correct a feedback.
+pub const CORRECTION_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+/// A validated `PATCH /api/feedback/{ticket_id}/`; `None` leaves a field alone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedbackCorrection {
+    pub rating: Option<Rating>,
+    pub comments: Option<String>,
+}
+
+impl FeedbackCorrection {
+    pub fn parse(rating: Option<i64>, comments: Option<&str>) -> Result<FeedbackCorrection, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let rating = rating.map(|r| parse_rating(r, &mut errors));
+        let comments = comments.map(|c| errors.optional_text("comments", Some(c), COMMENTS_MAX));
+        errors.into_result(FeedbackCorrection { rating, comments })
+    }
+}
+
+/// Decides whether `by` may correct `feedback` now: only its writer, the ticket's owner,
+/// within [`CORRECTION_WINDOW`] of giving it. Managers may read it but not change it;
+/// to anyone else it does not exist.
+pub fn correct_feedback(
+    feedback: &Feedback,
+    by: UserId,
+    roles: Roles,
+    correction: FeedbackCorrection,
+    now: Timestamp,
+) -> Result<Feedback, FeedbackError> {
+    if feedback.owner != by {
+        return Err(if roles.is_manager() {
+            FeedbackError::NotYours
+        } else {
+            FeedbackError::NotFound
+        });
+    }
+    if now - feedback.created > CORRECTION_WINDOW {
+        return Err(FeedbackError::TooLate);
+    }
+    Ok(Feedback {
+        rating: correction.rating.unwrap_or(feedback.rating),
+        comments: correction.comments.unwrap_or_else(|| feedback.comments.clone()),
+        ..feedback.clone()
+    })
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FeedbackError {
     /// Only the owner may rate; to anyone else the ticket does not exist.
@@ -88,6 +138,10 @@ pub enum FeedbackError {
     NotRateable,
     #[error("This ticket already has feedback.")]
     Exists,
+    #[error("Only the person who gave this feedback may change it.")]
+    NotYours,
+    #[error("Feedback can be corrected only within 24 hours of giving it.")]
+    TooLate,
 }
 
 /// Decides whether `by` may leave `new` on `ticket`, and builds it.

@@ -102,6 +102,7 @@ impl Projection {
                 self.sessions.insert(s.id, s.clone());
             }
             EventBody::FeedbackCreated(_)
+            | EventBody::FeedbackUpdated(_)
             | EventBody::AvailabilityUpdated { .. }
             | EventBody::SessionReminder { .. } => {}
         }
@@ -117,7 +118,7 @@ impl Projection {
     /// recently ended ones, the queue, their upcoming sessions and the latest
     /// announcements. Its size is bounded by the active tickets, not by history.
     pub fn snapshot(&self, user: UserId, roles: Roles, now: Timestamp, mentors: usize) -> SnapshotView<'_> {
-        let view = |t: &Ticket| self.board.view(t, mentors);
+        let view = |t: &Ticket| self.board.view(t, mentors).seen_by(user, roles);
         let tickets: Vec<TicketView> = if roles.is_staff() {
             self.board
                 .active()

@@ -260,6 +260,8 @@ mod tests {
             claimants: m.into_iter().collect(),
             last_changed_by: UserId(1),
             has_feedback: false,
+            anonymous: false,
+            active: true,
         }
     }
 

@@ -87,9 +87,30 @@ pub struct Ticket {
     /// Who made the last status change; a retry of that change by them is a no-op.
     pub last_changed_by: UserId,
     pub has_feedback: bool,
+    /// Shown as "Anonymous" to everyone but its owner and managers.
+    pub anonymous: bool,
+    /// False while the owner is away: it keeps its place, and may still be claimed.
+    pub active: bool,
 }
 
+/// What an anonymous ticket's owner is called for those who may not know.
+pub const ANONYMOUS: &str = "Anonymous";
+
 impl Ticket {
+    /// Whether `who` may see whose ticket this is (the owner's name). Mentors who may
+    /// not still see `owner_email`, so they can find the person.
+    pub fn owner_shown_to(&self, who: UserId, roles: Roles) -> bool {
+        !self.anonymous || self.owner == who || roles.is_manager()
+    }
+
+    /// The ticket as one who may not see its owner's name is shown it.
+    pub fn without_owner_name(&self) -> Ticket {
+        Ticket {
+            owner_name: ANONYMOUS.to_string(),
+            ..self.clone()
+        }
+    }
+
     /// Whether `who` may see this ticket at all (invisible means 404).
     pub fn visible_to(&self, who: UserId, roles: Roles) -> bool {
         roles.is_staff() || self.owner == who
@@ -141,6 +162,7 @@ pub struct NewTicket {
     pub location: String,
     pub comment: String,
     pub contact: String,
+    pub anonymous: bool,
 }
 
 impl NewTicket {
@@ -166,7 +188,19 @@ impl NewTicket {
             location,
             comment,
             contact,
+            anonymous: false,
         })
+    }
+
+    /// Asked for as `anonymous: true`, or as HackRU's frontend does, `owner:
+    /// "Anonymous"`; any other `owner` is ignored (the owner is always the caller).
+    pub fn anonymous_if(self, anonymous: Option<bool>, owner: Option<&str>) -> NewTicket {
+        let asked =
+            anonymous.unwrap_or(false) || owner.is_some_and(|o| o.trim().eq_ignore_ascii_case(ANONYMOUS));
+        NewTicket {
+            anonymous: asked,
+            ..self
+        }
     }
 
     /// A new ticket may name its owner (HackRU clients send `owner_email`), but only
@@ -199,6 +233,8 @@ impl NewTicket {
             claimants: Vec::new(),
             last_changed_by: owner.id,
             has_feedback: false,
+            anonymous: self.anonymous,
+            active: true,
         }
     }
 }
@@ -253,6 +289,8 @@ pub struct TicketChange {
     pub edits: TicketEdits,
     /// On a claim, must name the caller if present.
     pub mentor_email: Option<String>,
+    /// Away (`false`) or back (`true`), by the owner or staff while OPEN or CLAIMED.
+    pub active: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -309,6 +347,19 @@ pub fn apply_change(
             next.location = v;
         }
     }
+    if let Some(active) = change.active.filter(|a| *a != ticket.active) {
+        if !(ticket.owner == by.id || by.roles.is_staff()) {
+            return Err(deny(
+                "Only the ticket's owner or a mentor may mark it away or back.",
+            ));
+        }
+        if !ticket.status.is_active() {
+            return Err(TicketError::InvalidTransition(
+                "Only an OPEN or CLAIMED ticket can be marked away or back.".into(),
+            ));
+        }
+        next.active = active;
+    }
     let edited = next != *ticket;
     let Some(to) = change.status else {
         return Ok(Applied {
@@ -348,6 +399,7 @@ fn transition(
             t.mentor = None;
             t.claimed = None;
             t.closed = None;
+            t.active = true;
             t.status = Status::Open;
             t.last_changed_by = by.id;
             Ok(true)

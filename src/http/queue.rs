@@ -1,19 +1,19 @@
 //! `/api/queue/`, `/api/announcements/` and `/api/feedback/*`.
 
 use crate::actors::queue::{
-    GetFeedback, GetLeaderboard, GetQueue, GiveFeedback, ListAnnouncements, ListFeedback, PostAnnouncement,
-    SetQueue,
+    CorrectFeedback, GetFeedback, GetLeaderboard, GetQueue, GiveFeedback, ListAnnouncements, ListFeedback,
+    PostAnnouncement, SetQueue,
 };
 use crate::actors::Settled;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{Body, Caller};
 use crate::api::views::{AnnouncementJson, FeedbackJson, QueueJson};
 use crate::api::AppState;
-use crate::domain::feedback::NewFeedback;
+use crate::domain::feedback::{FeedbackCorrection, NewFeedback};
 use crate::domain::queue::{parse_queue_change, LeaderboardRow, ANNOUNCEMENT_MAX, LEADERBOARD_MAX};
 use crate::domain::validate::FieldErrors;
 use crate::domain::TicketId;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -114,6 +114,7 @@ pub struct FeedbackBody {
     security(("bearer" = [])))]
 pub async fn give_feedback(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     Body(body): Body<FeedbackBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -125,18 +126,27 @@ pub async fn give_feedback(
             new,
         })
         .await??;
-    Ok(HttpResponse::Created().json(FeedbackJson::from(&feedback)))
+    Ok(HttpResponse::Created().json(FeedbackJson::new(&feedback, &state.base_url(&req))))
 }
 
 #[utoipa::path(get, path = "/api/feedback", tag = "feedback",
     responses((status = 200, body = Vec<FeedbackJson>), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list_feedback(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn list_feedback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
     let list = state
         .queue
         .send(Settled(ListFeedback { by: caller.person() }))
         .await??;
-    Ok(HttpResponse::Ok().json(list.iter().map(FeedbackJson::from).collect::<Vec<_>>()))
+    let base = state.base_url(&req);
+    Ok(HttpResponse::Ok().json(
+        list.iter()
+            .map(|f| FeedbackJson::new(f, &base))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/feedback/{ticket_id}", tag = "feedback",
@@ -145,6 +155,7 @@ pub async fn list_feedback(state: web::Data<AppState>, caller: Caller) -> Result
               (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_feedback(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     ticket_id: web::Path<u64>,
 ) -> Result<HttpResponse, ApiError> {
@@ -155,7 +166,43 @@ pub async fn get_feedback(
             ticket: TicketId(ticket_id.into_inner()),
         }))
         .await???;
-    Ok(HttpResponse::Ok().json(FeedbackJson::from(&feedback)))
+    Ok(HttpResponse::Ok().json(FeedbackJson::new(&feedback, &state.base_url(&req))))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FeedbackPatchBody {
+    /// A whole number from 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
+    pub rating: Option<i64>,
+    /// At most 2000 characters.
+    #[schema(max_length = 2000)]
+    pub comments: Option<String>,
+}
+
+#[utoipa::path(patch, path = "/api/feedback/{ticket_id}", tag = "feedback", request_body = FeedbackPatchBody,
+    params(("ticket_id" = u64, Path, description = "the ticket's id")),
+    responses((status = 200, body = FeedbackJson), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "more than 24 hours after it was given")),
+    security(("bearer" = [])))]
+pub async fn correct_feedback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Caller,
+    ticket_id: web::Path<u64>,
+    Body(body): Body<FeedbackPatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let correction = FeedbackCorrection::parse(body.rating, body.comments.as_deref())?;
+    let feedback = state
+        .queue
+        .send(CorrectFeedback {
+            by: caller.person(),
+            ticket: TicketId(ticket_id.into_inner()),
+            correction,
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(FeedbackJson::new(&feedback, &state.base_url(&req))))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

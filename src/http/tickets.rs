@@ -11,7 +11,7 @@ use crate::domain::queue::Stats;
 use crate::domain::ticket::{other_party, NewTicket, Status, Ticket, TicketChange, TicketEdits};
 use crate::domain::validate::FieldErrors;
 use crate::domain::{TicketId, UserId};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -33,6 +33,11 @@ pub struct NewTicketBody {
     pub owner_email: Option<String>,
     /// If sent, must be OPEN.
     pub status: Option<String>,
+    /// Shown as "Anonymous" to everyone but its owner and managers.
+    pub anonymous: Option<bool>,
+    /// HackRU's frontend sends `"Anonymous"` for an anonymous ticket; any other value
+    /// is ignored (the owner is always the caller).
+    pub owner: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/tickets", tag = "tickets", request_body = NewTicketBody,
@@ -42,6 +47,7 @@ pub struct NewTicketBody {
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     Body(body): Body<NewTicketBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -51,7 +57,8 @@ pub async fn create(
         body.comment.as_deref(),
         body.contact.as_deref(),
         body.status.as_deref(),
-    )?;
+    )?
+    .anonymous_if(body.anonymous, body.owner.as_deref());
     NewTicket::check_owner(body.owner_email.as_deref(), &caller.person())
         .map_err(|e| ApiError::forbidden(e.to_string()))?;
     let view = state
@@ -61,7 +68,8 @@ pub async fn create(
             new,
         })
         .await??;
-    Ok(HttpResponse::Created().json(TicketJson::from(&view)))
+    let view = view.seen_by(caller.id(), caller.user.roles);
+    Ok(HttpResponse::Created().json(TicketJson::new(&view, &state.base_url(&req))))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -90,6 +98,7 @@ pub fn query_bool(field: &str, value: Option<&str>, errors: &mut FieldErrors) ->
               (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -118,7 +127,17 @@ pub async fn list(
             mine,
         }))
         .await??;
-    Ok(HttpResponse::Ok().json(views.iter().map(TicketJson::from).collect::<Vec<_>>()))
+    let base = state.base_url(&req);
+    let views: Vec<_> = views
+        .into_iter()
+        .map(|v| v.seen_by(caller.id(), caller.user.roles))
+        .collect();
+    Ok(HttpResponse::Ok().json(
+        views
+            .iter()
+            .map(|v| TicketJson::new(v, &base))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/tickets/{id}", tag = "tickets",
@@ -127,6 +146,7 @@ pub async fn list(
               (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     id: web::Path<u64>,
 ) -> Result<HttpResponse, ApiError> {
@@ -137,7 +157,8 @@ pub async fn get(
             id: TicketId(id.into_inner()),
         }))
         .await???;
-    Ok(HttpResponse::Ok().json(TicketJson::from(&view)))
+    let view = view.seen_by(caller.id(), caller.user.roles);
+    Ok(HttpResponse::Ok().json(TicketJson::new(&view, &state.base_url(&req))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -151,6 +172,9 @@ pub struct TicketPatchBody {
     pub location: Option<String>,
     /// On a claim, if present, must be the caller's email.
     pub mentor_email: Option<String>,
+    /// `false` marks the ticket away (it keeps its place), `true` back; by the owner
+    /// or staff while OPEN or CLAIMED.
+    pub active: Option<bool>,
 }
 
 #[utoipa::path(patch, path = "/api/tickets/{id}", tag = "tickets", request_body = TicketPatchBody,
@@ -161,6 +185,7 @@ pub struct TicketPatchBody {
               (status = 429, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     id: web::Path<u64>,
     Body(body): Body<TicketPatchBody>,
@@ -192,6 +217,7 @@ pub async fn update(
         status,
         edits,
         mentor_email: body.mentor_email,
+        active: body.active,
     };
     let view = state
         .queue
@@ -201,7 +227,8 @@ pub async fn update(
             change,
         })
         .await??;
-    Ok(HttpResponse::Ok().json(TicketJson::from(&view)))
+    let view = view.seen_by(caller.id(), caller.user.roles);
+    Ok(HttpResponse::Ok().json(TicketJson::new(&view, &state.base_url(&req))))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -31,6 +31,7 @@ use bytes::{Bytes, BytesMut};
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
@@ -63,17 +64,31 @@ pub struct Identity {
     pub device: DeviceSessionId,
 }
 
+/// What every connection is wired to: the Hub, the event log it replays long gaps
+/// from, its outbox's size and the base of absolute URLs (the Hub's own).
+#[derive(Clone)]
+pub struct Wiring {
+    pub hub: Addr<Hub>,
+    pub log: EventLog,
+    pub outbox_limit: usize,
+    pub base: Arc<str>,
+}
+
 /// Answers a verified upgrade request: 101, with the outbox as the body, and starts the
 /// connection's actor reading `payload`.
 pub fn start(
     req: &HttpRequest,
     payload: web::Payload,
-    hub: Addr<Hub>,
-    log: EventLog,
+    wiring: Wiring,
     identity: Identity,
     since: Option<u64>,
-    outbox_limit: usize,
 ) -> HttpResponse {
+    let Wiring {
+        hub,
+        log,
+        outbox_limit,
+        base,
+    } = wiring;
     let key = req
         .headers()
         .get(header::SEC_WEBSOCKET_KEY)
@@ -99,6 +114,7 @@ pub fn start(
             connected: Instant::now(),
             resume_sent: false,
             span,
+            base,
         }
     });
     HttpResponse::build(StatusCode::SWITCHING_PROTOCOLS)
@@ -134,6 +150,8 @@ pub struct ClientActor {
     resume_sent: bool,
     /// The connection's span: its log lines carry the client id and user.
     span: tracing::Span,
+    /// The base of absolute URLs, the Hub's own, so a replayed event is the one pushed.
+    base: Arc<str>,
 }
 
 impl Actor for ClientActor {
@@ -190,6 +208,7 @@ impl ClientActor {
         let log = self.log.clone();
         let outbox = self.outbox.clone();
         let identity = self.identity;
+        let base = self.base.clone();
         let first_stretch = !std::mem::replace(&mut self.resume_sent, true);
         let work = async move {
             if first_stretch {
@@ -201,7 +220,7 @@ impl ClientActor {
                     return Replayed::Ended;
                 }
             }
-            replay_range(&log, &outbox, identity, from, to).await
+            replay_range(&log, &outbox, identity, &base, from, to).await
         };
         ctx.wait(work.into_actor(self).map(move |replayed, actor, ctx| match replayed {
             Replayed::Through(at) => {
@@ -342,7 +361,14 @@ enum Replayed {
 
 /// Queues the events `from ..= to` that `identity` may see, a page at a time, waiting
 /// for the outbox to drain between pages so that a long replay never fills it.
-async fn replay_range(log: &EventLog, outbox: &Outbox, identity: Identity, from: u64, to: u64) -> Replayed {
+async fn replay_range(
+    log: &EventLog,
+    outbox: &Outbox,
+    identity: Identity,
+    base: &str,
+    from: u64,
+    to: u64,
+) -> Replayed {
     let low_water = outbox.limit() / 4;
     let page = (outbox.limit() / 2).clamp(1, REPLAY_PAGE);
     let mut next = from;
@@ -364,8 +390,12 @@ async fn replay_range(log: &EventLog, outbox: &Outbox, identity: Identity, from:
                 return Replayed::Gone;
             }
             next += 1;
-            if event.body.audience().admits(identity.user, identity.roles) {
-                match outbox.push(&protocol::event(&event)) {
+            let deliveries = protocol::event(&event, base);
+            let shown = deliveries
+                .iter()
+                .find(|(audience, _)| audience.admits(identity.user, identity.roles));
+            if let Some((_, frame)) = shown {
+                match outbox.push(frame) {
                     Ok(()) => {}
                     Err(Refused::Ended) => return Replayed::Ended,
                     Err(Refused::Full) => {

@@ -97,6 +97,8 @@ pub struct Hub {
     by_user: HashMap<UserId, HashSet<ClientId>>,
     /// Open connections per mentor; its length is "mentors online".
     mentors: HashMap<UserId, usize>,
+    /// The base of the absolute URLs in pushed frames.
+    base: Arc<str>,
 }
 
 /// How a registration (or a finished replay) continues.
@@ -116,6 +118,7 @@ impl Hub {
         queue: Addr<QueueActor>,
         retain_events: u64,
         outbox_limit: usize,
+        base: Arc<str>,
     ) -> Hub {
         let recent_limit = RECENT_EVENTS
             .min(usize::try_from(retain_events).unwrap_or(usize::MAX))
@@ -129,6 +132,7 @@ impl Hub {
             members: HashMap::new(),
             by_user: HashMap::new(),
             mentors: HashMap::new(),
+            base,
         }
     }
 
@@ -269,7 +273,7 @@ impl Hub {
         let snapshot =
             self.projection
                 .snapshot(member.user, member.roles, self.clock.now(), self.mentors_online());
-        let frame = protocol::snapshot(&snapshot);
+        let frame = protocol::snapshot(&snapshot, &self.base);
         self.send(id, &frame);
     }
 
@@ -320,17 +324,18 @@ impl Handler<Publish> for Hub {
     fn handle(&mut self, msg: Publish, _: &mut Context<Self>) {
         for event in msg.0 {
             self.projection.apply(&event);
-            let recent = Recent {
-                seq: event.seq,
-                audience: event.body.audience(),
-                frame: protocol::event(&event),
-            };
-            self.broadcast(&recent.audience, &recent.frame);
-            if self.recent_limit > 0 {
-                if self.recent.len() == self.recent_limit {
-                    self.recent.pop_front();
+            for (audience, frame) in protocol::event(&event, &self.base) {
+                self.broadcast(&audience, &frame);
+                if self.recent_limit > 0 {
+                    if self.recent.len() == self.recent_limit {
+                        self.recent.pop_front();
+                    }
+                    self.recent.push_back(Recent {
+                        seq: event.seq,
+                        audience,
+                        frame,
+                    });
                 }
-                self.recent.push_back(recent);
             }
         }
         self.send_positions();

@@ -48,13 +48,11 @@ pub async fn connect(
         roles: caller.user.roles,
         device: caller.session,
     };
-    Ok(client::start(
-        &req,
-        stream,
-        hub.get_ref().clone(),
-        state.store.event_log(),
-        identity,
-        since,
-        state.config.realtime.outbox_limit,
-    ))
+    let wiring = client::Wiring {
+        hub: hub.get_ref().clone(),
+        log: state.store.event_log(),
+        outbox_limit: state.config.realtime.outbox_limit,
+        base: state.push_base.clone(),
+    };
+    Ok(client::start(&req, stream, wiring, identity, since))
 }

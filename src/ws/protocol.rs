@@ -4,7 +4,7 @@
 
 use crate::api::views::{AnnouncementJson, FeedbackJson, QueueJson, TicketJson};
 use crate::api::views::{ChunkJson, SessionJson};
-use crate::domain::event::{Event, EventBody};
+use crate::domain::event::{Audience, Event, EventBody};
 use crate::domain::projection::{PositionChange, SnapshotView};
 use actix_http::ws::{CloseReason, OpCode, Parser};
 use bytes::{Bytes, BytesMut};
@@ -61,12 +61,12 @@ fn value(view: impl serde::Serialize) -> Value {
 
 /// The `data` of an event: a function of the stored event alone, so a replayed event
 /// is byte-for-byte the event pushed live.
-fn event_data(body: &EventBody) -> Value {
+fn event_data(body: &EventBody, base: &str) -> Value {
     match body {
-        EventBody::TicketCreated(v) | EventBody::TicketUpdated(v) => value(TicketJson::from(v)),
+        EventBody::TicketCreated(v) | EventBody::TicketUpdated(v) => value(TicketJson::new(v, base)),
         EventBody::QueueUpdated(settings) => json!({"open": settings.open, "message": settings.message}),
         EventBody::AnnouncementPosted(a) => value(AnnouncementJson::from(a)),
-        EventBody::FeedbackCreated(f) => value(FeedbackJson::from(f)),
+        EventBody::FeedbackCreated(f) | EventBody::FeedbackUpdated(f) => value(FeedbackJson::new(f, base)),
         EventBody::AvailabilityUpdated { chunks, deleted } => json!({
             "chunks": chunks.iter().map(ChunkJson::from).collect::<Vec<_>>(),
             "deleted": deleted.iter().map(|c| c.0).collect::<Vec<_>>(),
@@ -80,22 +80,30 @@ fn event_data(body: &EventBody) -> Value {
     }
 }
 
-/// `{"type":"event","seq","kind","data"}`.
-pub fn event(event: &Event) -> Frame {
-    frame(json!({
-        "type": "event",
-        "seq": event.seq,
-        "kind": event.body.kind(),
-        "data": event_data(&event.body),
-    }))
+/// `{"type":"event","seq","kind","data"}`, framed once for each part of its audience
+/// that is shown it differently (see [`Event::deliveries`]); URLs under `base`.
+pub fn event(event: &Event, base: &str) -> Vec<(Audience, Frame)> {
+    event
+        .deliveries()
+        .into_iter()
+        .map(|(audience, event)| {
+            let frame = frame(json!({
+                "type": "event",
+                "seq": event.seq,
+                "kind": event.body.kind(),
+                "data": event_data(&event.body, base),
+            }));
+            (audience, frame)
+        })
+        .collect()
 }
 
-/// `{"type":"snapshot", …}`: one viewer's state as of its `seq`.
-pub fn snapshot(s: &SnapshotView<'_>) -> Frame {
+/// `{"type":"snapshot", …}`: one viewer's state as of its `seq`; URLs under `base`.
+pub fn snapshot(s: &SnapshotView<'_>, base: &str) -> Frame {
     frame(json!({
         "type": "snapshot",
         "seq": s.seq,
-        "tickets": s.tickets.iter().map(TicketJson::from).collect::<Vec<_>>(),
+        "tickets": s.tickets.iter().map(|t| TicketJson::new(t, base)).collect::<Vec<_>>(),
         "queue": QueueJson::from(&s.queue),
         "sessions": s.sessions.iter().copied().map(SessionJson::from).collect::<Vec<_>>(),
         "announcements": s.announcements.iter().copied().map(AnnouncementJson::from).collect::<Vec<_>>(),

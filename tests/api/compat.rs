@@ -190,3 +190,140 @@ async fn a_wrong_type_in_any_numeric_or_boolean_field_is_explained_in_words() {
     }
     assert!(checked >= 20, "only {checked} fields were tried");
 }
+
+#[actix_web::test]
+async fn an_anonymous_ticket_names_its_owner_only_to_the_owner_and_managers() {
+    let app = spawn_app().await;
+    let ada = app.hacker("Ada").await;
+    let eve = app.hacker("Eve").await;
+    let grace = app.mentor("Grace").await;
+    let director = app.director().await;
+    let mut mentor_ws = app.ws(&grace, None).await;
+    mentor_ws.next_of("snapshot").await;
+    let mut director_ws = app.ws(&director, None).await;
+    director_ws.next_of("snapshot").await;
+    // HackRU's frontend asks with `owner: "Anonymous"`; `anonymous: true` works too.
+    let created = app
+        .open_ticket(&ada, "secret", json!({"owner": "Anonymous"}))
+        .await;
+    assert_eq!(
+        (created["owner"].clone(), created["anonymous"].clone()),
+        (json!("Ada"), json!(true))
+    );
+    let t = created["id"].as_u64().unwrap();
+    let path = format!("/api/tickets/{t}/");
+
+    let seen = |who: &Login| {
+        let (app, path) = (&app, &path);
+        let token = who.access.clone();
+        async move { app.get(path, &token).await }
+    };
+    assert_eq!(seen(&ada).await.body["owner"], "Ada");
+    assert_eq!(seen(&director).await.body["owner"], "Ada");
+    let for_mentor = seen(&grace).await;
+    assert_eq!(for_mentor.body["owner"], "Anonymous");
+    assert_eq!(
+        for_mentor.body["owner_email"], "ada@example.org",
+        "mentors can still find the person"
+    );
+    assert_eq!(seen(&eve).await.status, 404);
+    let listed = app.get("/api/tickets/", &grace.access).await;
+    assert_eq!(listed.body[0]["owner"], "Anonymous");
+
+    // Pushed the same way: each reader gets the one version meant for them.
+    let to_mentor = mentor_ws.next_event("ticket.created").await;
+    assert_eq!(to_mentor["data"]["owner"], "Anonymous");
+    let to_director = director_ws.next_event("ticket.created").await;
+    assert_eq!(to_director["data"]["owner"], "Ada");
+    assert!(
+        mentor_ws
+            .drain(std::time::Duration::from_millis(200))
+            .await
+            .is_empty(),
+        "one copy only"
+    );
+    // And in a snapshot.
+    let mut fresh = app.ws(&grace, None).await;
+    let snapshot = fresh.next_of("snapshot").await;
+    assert_eq!(snapshot["tickets"][0]["owner"], "Anonymous");
+
+    // Any other `owner` is ignored: the ticket is the caller's, under their name.
+    let bob = app.hacker("Bob").await;
+    let named = app
+        .open_ticket(
+            &bob,
+            "mine",
+            json!({"owner": "Somebody Else", "anonymous": false}),
+        )
+        .await;
+    assert_eq!(
+        (named["owner"].clone(), named["anonymous"].clone()),
+        (json!("Bob"), json!(false))
+    );
+    assert_eq!(
+        app.get(&format!("/api/tickets/{}/", named["id"]), &grace.access)
+            .await
+            .body["owner"],
+        "Bob"
+    );
+}
+
+#[actix_web::test]
+async fn an_owner_away_keeps_the_tickets_place_and_it_can_still_be_claimed() {
+    let app = spawn_app().await;
+    let ada = app.hacker("Ada").await;
+    let bob = app.hacker("Bob").await;
+    let eve = app.hacker("Eve").await;
+    let grace = app.mentor("Grace").await;
+    let first = app.open_ticket(&ada, "first", json!({})).await["id"]
+        .as_u64()
+        .unwrap();
+    let second = app.open_ticket(&bob, "second", json!({})).await["id"]
+        .as_u64()
+        .unwrap();
+
+    let away = app.change_ticket(&ada, first, json!({"active": false})).await;
+    assert_eq!(away.status, 200, "{}", away.body);
+    assert_eq!(
+        (away.body["active"].clone(), away.body["position"].clone()),
+        (json!(false), json!(1))
+    );
+    let behind = app.get(&format!("/api/tickets/{second}/"), &bob.access).await;
+    assert_eq!(behind.body["position"], 2, "the away ticket still counts ahead");
+    // Only the owner or staff may say so.
+    assert_eq!(
+        app.change_ticket(&eve, first, json!({"active": true}))
+            .await
+            .status,
+        404
+    );
+    let back = app.change_ticket(&grace, first, json!({"active": true})).await;
+    assert_eq!(
+        (back.body["active"].clone(), back.body["position"].clone()),
+        (json!(true), json!(1))
+    );
+    app.change_ticket(&ada, first, json!({"active": false})).await;
+    let claimed = app
+        .change_ticket(&grace, first, json!({"status": "CLAIMED"}))
+        .await;
+    assert_eq!(claimed.body["status"], "CLAIMED", "{}", claimed.body);
+    app.change_ticket(&grace, first, json!({"status": "CLOSED"}))
+        .await;
+    let closed = app.change_ticket(&ada, first, json!({"active": true})).await;
+    assert_eq!(
+        (closed.status.as_u16(), closed.code()),
+        (409, "invalid_transition")
+    );
+}
+
+#[actix_web::test]
+async fn urls_are_absolute_under_the_public_url_in_answers_and_pushes() {
+    let app = spawn_app_with(|c| c.http.public_url = Some("https://mentors.example.org/".into())).await;
+    let ada = app.hacker("Ada").await;
+    let mut ws = app.ws(&ada, None).await;
+    ws.next_of("snapshot").await;
+    let ticket = app.open_ticket(&ada, "help", json!({})).await;
+    let url = format!("https://mentors.example.org/api/tickets/{}/", ticket["id"]);
+    assert_eq!(ticket["url"], url.as_str());
+    assert_eq!(ws.next_event("ticket.created").await["data"]["url"], url.as_str());
+}

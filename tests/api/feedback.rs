@@ -45,9 +45,17 @@ async fn the_owner_rates_a_closed_ticket_once() {
     let reply = rate(&app, &ada, t, 5).await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     assert_eq!(reply.body["mentor_email"], "grace@example.org");
-    assert_eq!(reply.body["ticket_url"], format!("/api/tickets/{t}/"));
+    // Absolute, under the host the request came to.
+    assert_eq!(
+        reply.body["ticket_url"],
+        format!("{}/api/tickets/{t}/", app.address)
+    );
     let ticket = app.get(&format!("/api/tickets/{t}/"), &ada.access).await;
-    assert_eq!(ticket.body["feedback"], format!("/api/feedback/{t}/"));
+    assert_eq!(
+        ticket.body["feedback"],
+        format!("{}/api/feedback/{t}/", app.address)
+    );
+    assert_eq!(ticket.body["url"], format!("{}/api/tickets/{t}/", app.address));
     let again = rate(&app, &ada, t, 4).await;
     assert_eq!((again.status.as_u16(), again.code()), (409, "feedback_exists"));
 }
@@ -223,4 +231,60 @@ async fn statistics_match_the_tickets_and_managers_see_them_all() {
             stats.body["average_closed_datetime_seconds"]
         );
     }
+}
+
+#[actix_web::test]
+async fn the_owner_corrects_feedback_within_a_day_and_not_after() {
+    let clock = manual_clock();
+    let app = spawn_app_with_clock(|_| {}, std::sync::Arc::new(clock.clone())).await;
+    let ada = app.hacker("Ada").await;
+    let eve = app.hacker("Eve").await;
+    let grace = app.mentor("Grace").await;
+    let director = app.director().await;
+    let t = helped(&app, &ada, &grace).await;
+    assert_eq!(rate(&app, &ada, t, 2).await.status, 201);
+    let mut watcher = app.ws(&grace, None).await;
+    watcher.next_of("snapshot").await;
+    let path = format!("/api/feedback/{t}/");
+
+    clock.advance(chrono::Duration::hours(23));
+    // Access tokens last 15 minutes of this clock: sign in afresh.
+    let (ada, eve, director) = (
+        app.login(&ada.email).await,
+        app.login(&eve.email).await,
+        app.login(&director.email).await,
+    );
+    let fixed = app.patch(&path, &ada.access, json!({"rating": 4})).await;
+    assert_eq!(fixed.status, 200, "{}", fixed.body);
+    assert_eq!(
+        (fixed.body["rating"].clone(), fixed.body["comments"].clone()),
+        (json!(4), json!("thanks"))
+    );
+    let pushed = watcher.next_event("feedback.updated").await;
+    assert_eq!(pushed["data"]["rating"], 4, "the mentor is told: {pushed}");
+    let stored = app.get(&path, &director.access).await;
+    assert_eq!(stored.body["rating"], 4);
+    // Only its writer may change it: a manager is refused, anyone else finds nothing.
+    let by_manager = app.patch(&path, &director.access, json!({"rating": 5})).await;
+    assert_eq!(
+        (by_manager.status.as_u16(), by_manager.code()),
+        (403, "permission_denied")
+    );
+    assert_eq!(
+        app.patch(&path, &eve.access, json!({"rating": 5})).await.status,
+        404
+    );
+    let bad = app.patch(&path, &ada.access, json!({"rating": 6})).await;
+    assert_eq!(
+        bad.body["fields"]["rating"],
+        json!(["must be a whole number from 1 to 5"])
+    );
+
+    clock.advance(chrono::Duration::hours(2));
+    let ada = app.login(&ada.email).await;
+    let late = app
+        .patch(&path, &ada.access, json!({"comments": "too late"}))
+        .await;
+    assert_eq!((late.status.as_u16(), late.code()), (409, "invalid_transition"));
+    assert_eq!(app.get(&path, &ada.access).await.body["comments"], "thanks");
 }

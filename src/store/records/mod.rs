@@ -13,6 +13,7 @@
 //! are, so changing a domain type can never silently change what is on disk.
 
 mod v1;
+mod v2;
 
 use super::{StoreError, TreeName};
 use crate::domain::board::TicketView;
@@ -47,7 +48,7 @@ pub trait MetaValue: Sized {
 mod current {
     pub const USER: u8 = 1;
     pub const DEVICE_SESSION: u8 = 1;
-    pub const TICKET: u8 = 1;
+    pub const TICKET: u8 = 2;
     pub const FEEDBACK: u8 = 1;
     pub const ANNOUNCEMENT: u8 = 1;
     pub const IDEMPOTENCY: u8 = 1;
@@ -55,7 +56,7 @@ mod current {
     pub const CHUNK: u8 = 1;
     pub const SESSION: u8 = 1;
     pub const NOTIFICATION_SETTINGS: u8 = 1;
-    pub const EVENT: u8 = 1;
+    pub const EVENT: u8 = 2;
     pub const QUEUE_SETTINGS: u8 = 1;
     pub const COUNTER: u8 = 1;
     pub const STORE_ID: u8 = 1;
@@ -118,6 +119,31 @@ macro_rules! record_v1 {
     };
 }
 
+/// Implements [`Record`] for a domain type stored as `$v2`, reading `$v1` beside it.
+macro_rules! record_v2 {
+    ($domain:ty, $tree:expr, $version:expr, $v1:ty, $v2:ty, |$it:ident| $key:expr) => {
+        impl Record for $domain {
+            const TREE: TreeName = $tree;
+            fn key(&self) -> Vec<u8> {
+                let $it = self;
+                $key.to_be_bytes().to_vec()
+            }
+            fn encode(&self) -> Vec<u8> {
+                encode_as($version, &<$v2>::from(self))
+            }
+            fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+                let tree = $tree.name();
+                let checked: Checked<Self> = match version_of(bytes, tree)? {
+                    (1, rest) => body::<$v1>(rest, tree)?.try_into(),
+                    (2, rest) => body::<$v2>(rest, tree)?.try_into(),
+                    (v, _) => return Err(newer(tree, v)),
+                };
+                checked.map_err(|detail| decode_error(tree, detail))
+            }
+        }
+    };
+}
+
 record_v1!(User, TreeName::Users, current::USER, v1::User, |u| u.id.0);
 record_v1!(
     DeviceSession,
@@ -126,7 +152,14 @@ record_v1!(
     v1::DeviceSession,
     |s| s.id.0
 );
-record_v1!(Ticket, TreeName::Tickets, current::TICKET, v1::Ticket, |t| t.id.0);
+record_v2!(
+    Ticket,
+    TreeName::Tickets,
+    current::TICKET,
+    v1::Ticket,
+    v2::Ticket,
+    |t| t.id.0
+);
 // One feedback per ticket, keyed by the ticket.
 record_v1!(
     Feedback,
@@ -160,7 +193,14 @@ record_v1!(
     v1::NotificationSettings,
     |s| s.0 .0
 );
-record_v1!(Event, TreeName::Events, current::EVENT, v1::Event, |e| e.seq);
+record_v2!(
+    Event,
+    TreeName::Events,
+    current::EVENT,
+    v1::Event,
+    v2::Event,
+    |e| e.seq
+);
 
 /// Keyed by user, then the client's key.
 impl Record for StoredResponse {
@@ -376,17 +416,52 @@ impl TryFrom<v1::Ticket> for Ticket {
             claimants: t.claimants.into_iter().map(Into::into).collect(),
             last_changed_by: UserId(t.last_changed_by),
             has_feedback: t.has_feedback,
+            // Version 1 knew neither: no ticket was anonymous or away.
+            anonymous: false,
+            active: true,
         })
     }
 }
 
-impl From<&TicketView> for v1::TicketView {
+impl From<&Ticket> for v2::Ticket {
+    fn from(t: &Ticket) -> Self {
+        v2::Ticket {
+            base: t.into(),
+            anonymous: t.anonymous,
+            active: t.active,
+        }
+    }
+}
+
+impl TryFrom<v2::Ticket> for Ticket {
+    type Error = String;
+    fn try_from(t: v2::Ticket) -> Checked<Self> {
+        Ok(Ticket {
+            anonymous: t.anonymous,
+            active: t.active,
+            ..t.base.try_into()?
+        })
+    }
+}
+
+impl From<&TicketView> for v2::TicketView {
     fn from(v: &TicketView) -> Self {
-        v1::TicketView {
+        v2::TicketView {
             ticket: (&v.ticket).into(),
             position: v.position.map(|p| p as u64),
             estimated_wait_seconds: v.estimated_wait_seconds,
         }
+    }
+}
+
+impl TryFrom<v2::TicketView> for TicketView {
+    type Error = String;
+    fn try_from(v: v2::TicketView) -> Checked<Self> {
+        Ok(TicketView {
+            ticket: v.ticket.try_into()?,
+            position: v.position.map(|p| p as usize),
+            estimated_wait_seconds: v.estimated_wait_seconds,
+        })
     }
 }
 
@@ -675,30 +750,31 @@ impl TryFrom<v1::NotificationSettings> for (UserId, NotificationSettings) {
     }
 }
 
-impl From<&Event> for v1::Event {
+impl From<&Event> for v2::Event {
     fn from(e: &Event) -> Self {
         let body = match &e.body {
-            EventBody::TicketCreated(v) => v1::EventBody::TicketCreated(v.into()),
-            EventBody::TicketUpdated(v) => v1::EventBody::TicketUpdated(v.into()),
-            EventBody::QueueUpdated(s) => v1::EventBody::QueueUpdated(s.into()),
-            EventBody::AnnouncementPosted(a) => v1::EventBody::AnnouncementPosted(a.into()),
-            EventBody::FeedbackCreated(f) => v1::EventBody::FeedbackCreated(f.into()),
-            EventBody::AvailabilityUpdated { chunks, deleted } => v1::EventBody::AvailabilityUpdated {
+            EventBody::TicketCreated(v) => v2::EventBody::TicketCreated(v.into()),
+            EventBody::TicketUpdated(v) => v2::EventBody::TicketUpdated(v.into()),
+            EventBody::QueueUpdated(s) => v2::EventBody::QueueUpdated(s.into()),
+            EventBody::AnnouncementPosted(a) => v2::EventBody::AnnouncementPosted(a.into()),
+            EventBody::FeedbackCreated(f) => v2::EventBody::FeedbackCreated(f.into()),
+            EventBody::FeedbackUpdated(f) => v2::EventBody::FeedbackUpdated(f.into()),
+            EventBody::AvailabilityUpdated { chunks, deleted } => v2::EventBody::AvailabilityUpdated {
                 chunks: chunks.iter().map(Into::into).collect(),
                 deleted: deleted.iter().map(|c| c.0).collect(),
             },
-            EventBody::SessionUpdated(s) => v1::EventBody::SessionUpdated(s.into()),
+            EventBody::SessionUpdated(s) => v2::EventBody::SessionUpdated(s.into()),
             EventBody::SessionReminder {
                 session,
                 to,
                 minutes_before,
-            } => v1::EventBody::SessionReminder {
+            } => v2::EventBody::SessionReminder {
                 session: session.into(),
                 to: to.0,
                 minutes_before: *minutes_before,
             },
         };
-        v1::Event {
+        v2::Event {
             seq: e.seq,
             at: e.at,
             body,
@@ -741,6 +817,42 @@ impl TryFrom<v1::Event> for Event {
     }
 }
 
+impl TryFrom<v2::Event> for Event {
+    type Error = String;
+    fn try_from(e: v2::Event) -> Checked<Self> {
+        let body = match e.body {
+            v2::EventBody::TicketCreated(v) => EventBody::TicketCreated(v.try_into()?),
+            v2::EventBody::TicketUpdated(v) => EventBody::TicketUpdated(v.try_into()?),
+            v2::EventBody::QueueUpdated(s) => EventBody::QueueUpdated(s.into()),
+            v2::EventBody::AnnouncementPosted(a) => EventBody::AnnouncementPosted(a.try_into()?),
+            v2::EventBody::FeedbackCreated(f) => EventBody::FeedbackCreated(f.try_into()?),
+            v2::EventBody::FeedbackUpdated(f) => EventBody::FeedbackUpdated(f.try_into()?),
+            v2::EventBody::AvailabilityUpdated { chunks, deleted } => EventBody::AvailabilityUpdated {
+                chunks: chunks
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<Checked<_>>()?,
+                deleted: deleted.into_iter().map(ChunkId).collect(),
+            },
+            v2::EventBody::SessionUpdated(s) => EventBody::SessionUpdated(s.try_into()?),
+            v2::EventBody::SessionReminder {
+                session,
+                to,
+                minutes_before,
+            } => EventBody::SessionReminder {
+                session: session.try_into()?,
+                to: UserId(to),
+                minutes_before,
+            },
+        };
+        Ok(Event {
+            seq: e.seq,
+            at: e.at,
+            body,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -750,6 +862,61 @@ mod tests {
         let bytes = MetaValue::encode(&7u64);
         assert_eq!(bytes[0], current::COUNTER);
         assert_eq!(<u64 as MetaValue>::decode(&bytes).unwrap(), 7);
+    }
+
+    fn ticket(anonymous: bool, active: bool) -> Ticket {
+        let owner = crate::domain::ticket::test_person(1, &[]);
+        let mut t = crate::domain::ticket::NewTicket::parse(Some("t"), Some("l"), None, None, None)
+            .unwrap()
+            .anonymous_if(Some(anonymous), None)
+            .into_ticket(TicketId(7), &owner, chrono::Utc::now());
+        t.active = active;
+        t
+    }
+
+    #[test]
+    fn tickets_are_written_as_version_2_and_version_1_still_reads() {
+        let t = ticket(true, false);
+        let bytes = Record::encode(&t);
+        assert_eq!(bytes[0], 2);
+        assert_eq!(Ticket::decode(&bytes).unwrap(), t);
+        // The first release's bytes: neither anonymous nor away.
+        let old = encode_as(1, &v1::Ticket::from(&t));
+        let read = Ticket::decode(&old).unwrap();
+        assert!(!read.anonymous && read.active);
+        assert_eq!(read.title, t.title);
+    }
+
+    #[test]
+    fn events_carry_version_2_tickets_and_feedback_corrections() {
+        let view = TicketView {
+            ticket: ticket(true, true),
+            position: Some(1),
+            estimated_wait_seconds: None,
+        };
+        let feedback = Feedback {
+            ticket: TicketId(7),
+            owner: UserId(1),
+            rating: Rating::parse(4).unwrap(),
+            comments: "ok".into(),
+            mentor: UserId(3),
+            mentor_email: "m@x.org".into(),
+            mentor_name: "M".into(),
+            created: chrono::Utc::now(),
+        };
+        for body in [
+            EventBody::TicketUpdated(view),
+            EventBody::FeedbackUpdated(feedback),
+        ] {
+            let event = Event {
+                seq: 9,
+                at: chrono::Utc::now(),
+                body,
+            };
+            let bytes = Record::encode(&event);
+            assert_eq!(bytes[0], current::EVENT);
+            assert_eq!(Event::decode(&bytes).unwrap(), event);
+        }
     }
 
     #[test]
