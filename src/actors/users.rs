@@ -185,6 +185,18 @@ impl Handler<CreateUser> for UserActor {
     type Result = Reply<User, UserError>;
 
     fn handle(&mut self, msg: CreateUser, _: &mut Context<Self>) -> Self::Result {
+        self.create(msg, None, None)
+    }
+}
+
+impl UserActor {
+    /// A new account, with the contact details an identity service gave (if any).
+    fn create(
+        &mut self,
+        msg: CreateUser,
+        slack_id: Option<String>,
+        phone: Option<String>,
+    ) -> Reply<User, UserError> {
         if self.by_email.contains_key(&msg.email) {
             return after_barrier(&self.store, Err(UserError::EmailTaken));
         }
@@ -195,8 +207,8 @@ impl Handler<CreateUser> for UserActor {
             email: msg.email,
             name: msg.name,
             password_hash: msg.password_hash,
-            slack_id: None,
-            phone: None,
+            slack_id,
+            phone,
             created: now,
         };
         let mut batch = Batch::new();
@@ -234,29 +246,35 @@ pub struct SyncExternalUser {
     pub email: String,
     pub name: String,
     pub roles: Roles,
+    /// Taken over where the identity service has them; the user's own stay otherwise.
+    pub slack_id: Option<String>,
+    pub phone: Option<String>,
 }
 
 impl Handler<SyncExternalUser> for UserActor {
     type Result = Reply<User, UserError>;
 
-    fn handle(&mut self, msg: SyncExternalUser, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: SyncExternalUser, _: &mut Context<Self>) -> Self::Result {
         let roles = self.with_bootstrap(&msg.email, msg.roles);
         let Some(existing) = self.by_email.get(&msg.email).and_then(|id| self.users.get(id)) else {
-            return self.handle(
-                CreateUser {
-                    email: msg.email,
-                    name: msg.name,
-                    password_hash: None,
-                    roles,
-                },
-                ctx,
-            );
+            let create = CreateUser {
+                email: msg.email,
+                name: msg.name,
+                password_hash: None,
+                roles,
+            };
+            return self.create(create, msg.slack_id, msg.phone);
         };
-        if existing.roles == roles {
-            return after_barrier(&self.store, Ok(existing.clone()));
+        let user = User {
+            roles,
+            slack_id: msg.slack_id.or_else(|| existing.slack_id.clone()),
+            phone: msg.phone.or_else(|| existing.phone.clone()),
+            ..existing.clone()
+        };
+        if user == *existing {
+            return after_barrier(&self.store, Ok(user));
         }
-        let mut user = existing.clone();
-        user.roles = roles;
+        let roles_changed = user.roles != existing.roles;
         let mut batch = Batch::new();
         batch.put(&user);
         let kick = Revoked {
@@ -267,7 +285,11 @@ impl Handler<SyncExternalUser> for UserActor {
             self.users.insert(user.id, user.clone());
             user
         });
-        self.kick_after(reply, kick)
+        if roles_changed {
+            self.kick_after(reply, kick)
+        } else {
+            reply
+        }
     }
 }
 

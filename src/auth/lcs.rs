@@ -16,6 +16,10 @@ pub struct Identity {
     pub email: String,
     pub name: String,
     pub roles: Roles,
+    /// The user document's `slack_id` and phone (`phone_number`, or `phone`), where
+    /// it has them.
+    pub slack_id: Option<String>,
+    pub phone: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -148,10 +152,13 @@ fn identity_from(user: &Value, email: &str) -> Result<Identity, LcsError> {
         .into_iter()
         .filter(|r| flag(r.as_str()))
         .fold(Roles::default(), Roles::with);
+    let given = |k: &str| Some(text(k)).filter(|v| !v.is_empty()).map(String::from);
     Ok(Identity {
         email: doc_email,
         name,
         roles,
+        slack_id: given("slack_id"),
+        phone: given("phone_number").or_else(|| given("phone")),
     })
 }
 
@@ -165,6 +172,13 @@ mod tests {
                          "role": {"hacker": true, "mentor": true, "director": false}});
         let id = identity_from(&doc, "ada@x.org").unwrap();
         assert_eq!(id.name, "Ada L");
+        assert_eq!((id.slack_id, id.phone), (None, None));
+        let doc = json!({"email": "ada@x.org", "slack_id": "U1", "phone_number": "+1 555"});
+        let id = identity_from(&doc, "ada@x.org").unwrap();
+        assert_eq!(
+            (id.slack_id.as_deref(), id.phone.as_deref()),
+            (Some("U1"), Some("+1 555"))
+        );
         assert!(id.roles.has(Role::Mentor));
         assert!(!id.roles.has(Role::Director));
     }

@@ -169,6 +169,8 @@ async fn sync_from_lcs(state: &AppState, email: &str, token: &str) -> Result<Use
             email: identity.email,
             name: identity.name,
             roles: identity.roles,
+            slack_id: identity.slack_id,
+            phone: identity.phone,
         })
         .await??)
 }

@@ -7,10 +7,17 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 const GOOD_TOKEN: &str = "lcs-token-ada";
+const GRACE_TOKEN: &str = "lcs-token-grace";
+
+/// Grace's Slack id in the fake service; one test changes it between token and refresh.
+static GRACE_SLACK: std::sync::Mutex<&str> = std::sync::Mutex::new("UGRACE1");
 
 /// The user documents the fake service knows.
 fn document(email: &str) -> Option<Value> {
     match email {
+        "grace@example.org" => Some(json!({"email": "grace@example.org", "first_name": "Grace",
+            "slack_id": *GRACE_SLACK.lock().unwrap(), "phone_number": "+1 555 0100",
+            "role": {"mentor": true}})),
         "ada@example.org" => Some(
             json!({"email": "ada@example.org", "first_name": "Ada", "last_name": "Lovelace",
                                          "role": {"hacker": true, "mentor": true, "organizer": false, "director": false}}),
@@ -20,18 +27,28 @@ fn document(email: &str) -> Option<Value> {
     }
 }
 
-async fn legacy_validate(body: web::Json<Value>) -> HttpResponse {
-    let ok = body["token"] == GOOD_TOKEN;
-    HttpResponse::Ok().json(if ok {
-        json!({"statusCode": 200, "body": {"email": "ada@example.org"}})
+/// Each person's token at the fake service.
+fn token_of(email: &str) -> &'static str {
+    if email == "grace@example.org" {
+        GRACE_TOKEN
     } else {
-        json!({"statusCode": 401, "body": "invalid token"})
+        GOOD_TOKEN
+    }
+}
+
+async fn legacy_validate(body: web::Json<Value>) -> HttpResponse {
+    let owner = ["ada@example.org", "grace@example.org"]
+        .into_iter()
+        .find(|email| body["token"] == token_of(email));
+    HttpResponse::Ok().json(match owner {
+        Some(email) => json!({"statusCode": 200, "body": {"email": email}}),
+        None => json!({"statusCode": 401, "body": "invalid token"}),
     })
 }
 
 async fn legacy_read(body: web::Json<Value>) -> HttpResponse {
     let email = body["query"]["email"].as_str().unwrap_or("");
-    let doc = document(email).filter(|_| body["token"] == GOOD_TOKEN);
+    let doc = document(email).filter(|_| body["token"] == token_of(email));
     HttpResponse::Ok().json(match doc {
         Some(doc) => json!({"statusCode": 200, "body": [doc]}),
         None => json!({"statusCode": 403, "body": "no"}),
@@ -43,7 +60,7 @@ async fn current_read(body: web::Json<Value>) -> HttpResponse {
     if email == "slow@example.org" {
         actix_web::rt::time::sleep(Duration::from_secs(3)).await;
     }
-    if body["auth_token"] != GOOD_TOKEN {
+    if body["auth_token"] != token_of(email) {
         return HttpResponse::Unauthorized().json(json!({"message": "bad token"}));
     }
     match document(email) {
@@ -155,4 +172,42 @@ async fn a_slow_provider_is_502_after_the_timeout() {
         started.elapsed() < Duration::from_millis(2500),
         "gave up at the 500 ms timeout"
     );
+}
+
+#[actix_web::test]
+async fn slack_id_and_phone_come_from_the_identity_services_document() {
+    for flavor in [LcsFlavor::Legacy, LcsFlavor::Current] {
+        *GRACE_SLACK.lock().unwrap() = "UGRACE1";
+        let app = lcs_app(flavor, fake_lcs(flavor)).await;
+        let signed_in = token(&app, "grace@example.org", GRACE_TOKEN).await;
+        assert_eq!(signed_in.status, 200, "{flavor:?}: {}", signed_in.body);
+        let access = signed_in.body["access"].as_str().unwrap();
+        let me = app.get("/api/me/", access).await;
+        assert_eq!(
+            (me.body["slack_id"].clone(), me.body["phone"].clone()),
+            (json!("UGRACE1"), json!("+1 555 0100"))
+        );
+        // A change at the identity service is taken over at the next refresh.
+        *GRACE_SLACK.lock().unwrap() = "UGRACE2";
+        let refreshed = app
+            .post(
+                "/api/auth/refresh/",
+                None,
+                json!({"refresh": signed_in.body["refresh"]}),
+            )
+            .await;
+        assert_eq!(refreshed.status, 200, "{flavor:?}: {}", refreshed.body);
+        let me = app
+            .get("/api/me/", refreshed.body["access"].as_str().unwrap())
+            .await;
+        assert_eq!(me.body["slack_id"], "UGRACE2", "{flavor:?}");
+        // A document without them leaves what the user set alone.
+        let ada = token(&app, "ada@example.org", GOOD_TOKEN).await;
+        let ada_access = ada.body["access"].as_str().unwrap();
+        app.patch("/api/me/", ada_access, json!({"slack_id": "UADA"}))
+            .await;
+        let again = token(&app, "ada@example.org", GOOD_TOKEN).await;
+        let me = app.get("/api/me/", again.body["access"].as_str().unwrap()).await;
+        assert_eq!(me.body["slack_id"], "UADA", "{flavor:?}");
+    }
 }
