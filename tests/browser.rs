@@ -123,6 +123,24 @@ async fn log_in(page: &Client, base: &str, email: &str) {
         .expect("the page goes live");
 }
 
+/// Clicks the element `css` once it is there. The page re-renders a list whenever a
+/// pushed message arrives, so an element found a moment ago may have been replaced:
+/// then it is looked up again.
+async fn click(page: &Client, css: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let element = page.wait().at_most(WAIT).for_element(Locator::Css(css)).await;
+        match element.expect(css).click().await {
+            Ok(()) => return,
+            Err(e) if started.elapsed() < WAIT => {
+                eprintln!("retrying a click on {css}: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("could not click {css}: {e}"),
+        }
+    }
+}
+
 async fn screenshot(page: &Client, name: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target")
@@ -209,6 +227,13 @@ async fn a_ticket_travels_live_between_a_participant_and_a_mentor() {
         .await
         .unwrap();
     participant
+        .find(Locator::Id("ticket-anonymous"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    participant
         .find(Locator::Id("ticket-submit"))
         .await
         .unwrap()
@@ -217,7 +242,7 @@ async fn a_ticket_travels_live_between_a_participant_and_a_mentor() {
         .unwrap();
 
     // The mentor's board shows it without a reload, and the mentor claims it.
-    let claim = mentor
+    mentor
         .wait()
         .at_most(WAIT)
         .for_element(Locator::Css("#board .ticket button.claim"))
@@ -231,8 +256,27 @@ async fn a_ticket_travels_live_between_a_participant_and_a_mentor() {
         .await
         .unwrap();
     assert!(card_text.contains("Segfault in my parser"), "{card_text}");
+    assert!(
+        card_text.contains("Anonymous") && !card_text.contains("Ada"),
+        "asked anonymously: {card_text}"
+    );
+
+    // The participant steps away; the mentor's board shows it live, in its place.
+    click(&participant, "#my-tickets .ticket button.away").await;
+    mentor
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#board .ticket .status.away"))
+        .await
+        .expect("the mentor sees the owner is away");
+    participant
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#my-tickets .ticket button.back"))
+        .await
+        .expect("the owner can say they are back");
     screenshot(&mentor, "mentor-before-claim").await;
-    claim.click().await.unwrap();
+    click(&mentor, "#board .ticket button.claim").await;
 
     // The participant's page shows it claimed, live.
     let status = participant
