@@ -172,15 +172,15 @@ mod tests {
                          "role": {"hacker": true, "mentor": true, "director": false}});
         let id = identity_from(&doc, "ada@x.org").unwrap();
         assert_eq!(id.name, "Ada L");
-        assert_eq!((id.slack_id, id.phone), (None, None));
-        let doc = json!({"email": "ada@x.org", "slack_id": "U1", "phone_number": "+1 555"});
-        let id = identity_from(&doc, "ada@x.org").unwrap();
-        assert_eq!(
-            (id.slack_id.as_deref(), id.phone.as_deref()),
-            (Some("U1"), Some("+1 555"))
-        );
         assert!(id.roles.has(Role::Mentor));
         assert!(!id.roles.has(Role::Director));
+        assert_eq!((id.slack_id, id.phone), (None, None));
+        let doc = json!({"email": "ada@x.org", "slack_id": "U1", "phone_number": "+1 555"});
+        let contact = identity_from(&doc, "ada@x.org").unwrap();
+        assert_eq!(
+            (contact.slack_id.as_deref(), contact.phone.as_deref()),
+            (Some("U1"), Some("+1 555"))
+        );
     }
 
     #[test]

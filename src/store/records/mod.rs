@@ -465,17 +465,6 @@ impl TryFrom<v2::TicketView> for TicketView {
     }
 }
 
-impl TryFrom<v1::TicketView> for TicketView {
-    type Error = String;
-    fn try_from(v: v1::TicketView) -> Checked<Self> {
-        Ok(TicketView {
-            ticket: v.ticket.try_into()?,
-            position: v.position.map(|p| p as usize),
-            estimated_wait_seconds: v.estimated_wait_seconds,
-        })
-    }
-}
-
 impl From<&Feedback> for v1::Feedback {
     fn from(f: &Feedback) -> Self {
         v1::Feedback {
@@ -782,38 +771,46 @@ impl From<&Event> for v2::Event {
     }
 }
 
+/// A first-release event is upgraded to version 2 (its tickets neither anonymous nor
+/// away), then read as one.
 impl TryFrom<v1::Event> for Event {
     type Error = String;
     fn try_from(e: v1::Event) -> Checked<Self> {
-        let body = match e.body {
-            v1::EventBody::TicketCreated(v) => EventBody::TicketCreated(v.try_into()?),
-            v1::EventBody::TicketUpdated(v) => EventBody::TicketUpdated(v.try_into()?),
-            v1::EventBody::QueueUpdated(s) => EventBody::QueueUpdated(s.into()),
-            v1::EventBody::AnnouncementPosted(a) => EventBody::AnnouncementPosted(a.try_into()?),
-            v1::EventBody::FeedbackCreated(f) => EventBody::FeedbackCreated(f.try_into()?),
-            v1::EventBody::AvailabilityUpdated { chunks, deleted } => EventBody::AvailabilityUpdated {
-                chunks: chunks
-                    .into_iter()
-                    .map(TryInto::try_into)
-                    .collect::<Checked<_>>()?,
-                deleted: deleted.into_iter().map(ChunkId).collect(),
+        let view = |v: v1::TicketView| v2::TicketView {
+            ticket: v2::Ticket {
+                base: v.ticket,
+                anonymous: false,
+                active: true,
             },
-            v1::EventBody::SessionUpdated(s) => EventBody::SessionUpdated(s.try_into()?),
+            position: v.position,
+            estimated_wait_seconds: v.estimated_wait_seconds,
+        };
+        let body = match e.body {
+            v1::EventBody::TicketCreated(v) => v2::EventBody::TicketCreated(view(v)),
+            v1::EventBody::TicketUpdated(v) => v2::EventBody::TicketUpdated(view(v)),
+            v1::EventBody::QueueUpdated(s) => v2::EventBody::QueueUpdated(s),
+            v1::EventBody::AnnouncementPosted(a) => v2::EventBody::AnnouncementPosted(a),
+            v1::EventBody::FeedbackCreated(f) => v2::EventBody::FeedbackCreated(f),
+            v1::EventBody::AvailabilityUpdated { chunks, deleted } => {
+                v2::EventBody::AvailabilityUpdated { chunks, deleted }
+            }
+            v1::EventBody::SessionUpdated(s) => v2::EventBody::SessionUpdated(s),
             v1::EventBody::SessionReminder {
                 session,
                 to,
                 minutes_before,
-            } => EventBody::SessionReminder {
-                session: session.try_into()?,
-                to: UserId(to),
+            } => v2::EventBody::SessionReminder {
+                session,
+                to,
                 minutes_before,
             },
         };
-        Ok(Event {
+        v2::Event {
             seq: e.seq,
             at: e.at,
             body,
-        })
+        }
+        .try_into()
     }
 }
 
