@@ -1,5 +1,8 @@
 //! logins: the server's memory under password load. Peak RSS (VmHWM) while 64 clients
-//! send wrong-password logins at once, then RSS at rest after 100 real logins.
+//! send wrong-password logins at once, then RSS at rest after 100 real logins, then the
+//! peak of a mixed load: 1,000 live WebSocket clients watching while 64 participants
+//! each sign in, open a ticket, list the tickets, cancel it and guess a password wrong,
+//! ten times over.
 //!
 //! `cargo bench --bench logins` (`MENTORQ_BENCH_CLIENTS`, default 64;
 //! `MENTORQ_BENCH_GUESSES` per client, default 5).
@@ -24,10 +27,10 @@ async fn run() {
         runs()
     );
     println!(
-        "{:>3} {:>10} {:>14} {:>12} {:>14} {:>10}",
-        "run", "start KiB", "peak KiB", "guesses/s", "at rest KiB", "503s"
+        "{:>3} {:>10} {:>14} {:>12} {:>14} {:>10} {:>16}",
+        "run", "start KiB", "peak KiB", "guesses/s", "at rest KiB", "503s", "mixed peak KiB"
     );
-    let (mut peaks, mut rests) = (Vec::new(), Vec::new());
+    let (mut peaks, mut rests, mut mixed_peaks) = (Vec::new(), Vec::new(), Vec::new());
     for run in 1..=runs() {
         let fresh = fresh_server(&[
             ("MENTORQ__AUTH__LOGIN_ATTEMPTS_PER_MINUTE", "1000000"),
@@ -60,16 +63,68 @@ async fn run() {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
         let rest = rss_kib(server.pid);
-        println!("{run:>3} {start:>10} {peak:>14} {rate:>12.1} {rest:>14} {busy:>10}");
+        let mixed = mixed_load(&fresh).await;
+        println!("{run:>3} {start:>10} {peak:>14} {rate:>12.1} {rest:>14} {busy:>10} {mixed:>16}");
         peaks.push(peak as f64);
         rests.push(rest as f64);
+        mixed_peaks.push(mixed as f64);
     }
     println!(
-        "med {:>10} {:>14.0} {:>12} {:>14.0}   (median of {} runs)",
+        "med {:>10} {:>14.0} {:>12} {:>14.0} {:>10} {:>16.0}   (median of {} runs)",
         "",
         median(&mut peaks),
         "",
         median(&mut rests),
+        "",
+        median(&mut mixed_peaks),
         runs()
     );
+}
+
+/// The mixed load of the module comment; answers the server's peak RSS in KiB.
+async fn mixed_load(fresh: &Fresh) -> u64 {
+    use futures_util::StreamExt;
+    let (server, client) = (&fresh.server, &fresh.client);
+    let base = server.base.clone();
+    let mut watchers = Vec::new();
+    for _ in 0..1000 {
+        let mut ws = ws_connect(&base, &fresh.director, None).await;
+        watchers.push(tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} }));
+    }
+    let people: Vec<String> = (0..64).map(|n| format!("mixed{n}@example.org")).collect();
+    join_all(people.iter().map(|email| account(client, &base, email))).await;
+    join_all(people.iter().map(|email| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            for round in 0..10 {
+                let (_, token) = account(&client, &base, email).await;
+                let ticket = post(
+                    &client,
+                    format!("{base}/api/tickets/"),
+                    Some(&token),
+                    json!({"title": format!("round {round}"), "location": "Room 1"}),
+                )
+                .await;
+                let listed = client.get(format!("{base}/api/tickets/")).bearer_auth(&token).send().await.unwrap();
+                assert!(listed.status().is_success());
+                let cancel = client
+                    .patch(format!("{base}/api/tickets/{}/", ticket["id"]))
+                    .bearer_auth(&token)
+                    .json(&json!({"status": "CANCELLED"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(cancel.status().is_success(), "{}", cancel.status());
+                let guess = json!({"email": email, "password": "a wrong guess"});
+                let wrong = client.post(format!("{base}/api/auth/token/")).json(&guess).send().await.unwrap();
+                assert_eq!(wrong.status(), 401);
+            }
+        }
+    }))
+    .await;
+    let peak = hwm_kib(server.pid);
+    for watcher in watchers {
+        watcher.abort();
+    }
+    peak
 }
