@@ -89,7 +89,9 @@ async fn mixed_load(fresh: &Fresh) -> u64 {
     let mut watchers = Vec::new();
     for _ in 0..1000 {
         let mut ws = ws_connect(&base, &fresh.director, None).await;
-        watchers.push(tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} }));
+        watchers.push(tokio::spawn(
+            async move { while let Some(Ok(_)) = ws.next().await {} },
+        ));
     }
     let people: Vec<String> = (0..64).map(|n| format!("mixed{n}@example.org")).collect();
     join_all(people.iter().map(|email| account(client, &base, email))).await;
@@ -105,7 +107,12 @@ async fn mixed_load(fresh: &Fresh) -> u64 {
                     json!({"title": format!("round {round}"), "location": "Room 1"}),
                 )
                 .await;
-                let listed = client.get(format!("{base}/api/tickets/")).bearer_auth(&token).send().await.unwrap();
+                let listed = client
+                    .get(format!("{base}/api/tickets/"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap();
                 assert!(listed.status().is_success());
                 let cancel = client
                     .patch(format!("{base}/api/tickets/{}/", ticket["id"]))
@@ -116,7 +123,12 @@ async fn mixed_load(fresh: &Fresh) -> u64 {
                     .unwrap();
                 assert!(cancel.status().is_success(), "{}", cancel.status());
                 let guess = json!({"email": email, "password": "a wrong guess"});
-                let wrong = client.post(format!("{base}/api/auth/token/")).json(&guess).send().await.unwrap();
+                let wrong = client
+                    .post(format!("{base}/api/auth/token/"))
+                    .json(&guess)
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(wrong.status(), 401);
             }
         }

@@ -79,9 +79,12 @@ impl Application {
         let listener = TcpListener::bind((config.http.host.as_str(), config.http.port))
             .with_context(|| format!("cannot listen on {}:{}", config.http.host, config.http.port))?;
         let port = listener.local_addr()?.port();
-        let push_base: Arc<str> = match &config.http.public_url {
-            Some(url) => url.trim_end_matches('/').into(),
-            None => format!("http://{}", listener.local_addr()?).into(),
+        let stamp = crate::api::Stamp {
+            base: match &config.http.public_url {
+                Some(url) => url.trim_end_matches('/').into(),
+                None => format!("http://{}", listener.local_addr()?).into(),
+            },
+            epoch: store.epoch().to_string().into(),
         };
         let hub_actor = Hub::new(
             projection,
@@ -89,7 +92,7 @@ impl Application {
             queue.clone(),
             config.realtime.retain_events,
             config.realtime.outbox_limit,
-            push_base.clone(),
+            stamp.clone(),
         );
         let hub = Hub::start_in_arbiter(&arbiters[2].handle(), move |_| hub_actor);
         let sink = hub.clone();
@@ -126,7 +129,7 @@ impl Application {
             config: config.clone(),
             lcs,
             store: store.clone(),
-            push_base,
+            stamp,
         });
         let hub = web::Data::new(hub);
         let body_limit = config.http.body_limit_bytes;

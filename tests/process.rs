@@ -410,12 +410,30 @@ async fn resume_with_since_works_across_a_restart() {
         )
         .await;
     }
+    // The epoch of this store's history, from a snapshot.
+    let url = format!("{}/ws?access_token={access}", base.replace("http://", "ws://"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let epoch = loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            break serde_json::from_str::<Value>(text.as_str()).unwrap()["epoch"]
+                .as_str()
+                .unwrap()
+                .to_string();
+        }
+    };
+    drop(ws);
     server.signal("TERM");
     server.wait(Duration::from_secs(5));
 
     let server = Server::start(dir.path());
     let base = server.base.clone();
-    // A new access token from the kept refresh token, then resume from after "one".
+    // A new access token from the kept refresh token, then resume from after "one", in
+    // the same history (a restart keeps the epoch).
     let (_, pair) = post(
         &client,
         format!("{base}/api/auth/refresh/"),
@@ -424,7 +442,7 @@ async fn resume_with_since_works_across_a_restart() {
     .await;
     let token = pair["access"].as_str().unwrap();
     let url = format!(
-        "{}/ws?access_token={token}&since=1",
+        "{}/ws?access_token={token}&since=1&epoch={epoch}",
         base.replace("http://", "ws://")
     );
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
@@ -440,6 +458,7 @@ async fn resume_with_since_works_across_a_restart() {
         }
     }
     assert_eq!(texts[0]["type"], "resume");
+    assert_eq!(texts[0]["epoch"], epoch.as_str());
     assert_eq!(
         (texts[0]["from"].clone(), texts[0]["to"].clone()),
         (json!(2), json!(2))

@@ -38,9 +38,18 @@ pub struct AppState {
     /// Present when `auth.provider = "lcs"`.
     pub lcs: Option<Arc<LcsClient>>,
     pub store: Store,
-    /// The base of absolute URLs in pushed frames: `http.public_url`, or the address
-    /// the server listens on.
-    pub push_base: Arc<str>,
+    /// What pushed frames are stamped with: the base of their absolute URLs and the
+    /// store's epoch.
+    pub stamp: Stamp,
+}
+
+/// What pushed WebSocket frames are stamped with: the base of their absolute URLs
+/// (`http.public_url`, or the address the server listens on) and the epoch of the
+/// store's event history.
+#[derive(Clone, Debug)]
+pub struct Stamp {
+    pub base: Arc<str>,
+    pub epoch: Arc<str>,
 }
 
 impl AppState {

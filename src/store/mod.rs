@@ -162,19 +162,24 @@ impl Commit {
 /// Receives every committed event, in `seq` order, after it is durable.
 pub type EventSink = Box<dyn Fn(&[Arc<Event>]) + Send + Sync>;
 
-/// A random identity of one data folder, made at its first start and kept inside the
-/// database (so a copy or backup of the folder keeps it). Tokens name it, so a token
-/// minted for one store is refused by every other one.
+/// 16 random bytes naming something once and for all, shown as hex. A store has two,
+/// both made at its first start and kept inside the database:
+/// - its **id** ([`Store::id`]): kept by any copy or backup of the folder. Tokens name
+///   it, so a token minted for one store is refused by every other one.
+/// - its **epoch** ([`Store::epoch`]): the identity of its event history. A restore from
+///   a backup makes a new one, so a client's `since` from another history is never
+///   resumed into this one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StoreId(pub [u8; 16]);
+pub struct RandomId(pub [u8; 16]);
 
-impl std::fmt::Display for StoreId {
+impl std::fmt::Display for RandomId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&hex::encode(self.0))
     }
 }
 
 const STORE_ID_KEY: &str = "store_id";
+const EPOCH_KEY: &str = "epoch";
 
 /// The handle to the database. Cheap to clone.
 #[derive(Clone)]
@@ -199,7 +204,8 @@ struct Inner {
     /// How many of the newest events the `events` tree keeps.
     retain_events: std::sync::atomic::AtomicU64,
     path: PathBuf,
-    id: StoreId,
+    id: RandomId,
+    epoch: RandomId,
     /// Our own advisory lock on the data folder, so a second process (a CLI command
     /// next to a running server) is told plainly instead of getting sled's error.
     _lock: File,
@@ -228,10 +234,11 @@ impl Store {
             .map(|t| db.open_tree(t.name()))
             .collect::<Result<Vec<_>, _>>()?;
         let data_file = File::options().read(true).open(path.join("sled").join("db"))?;
-        let id = Store::load_or_create_id(&trees[TreeName::Meta as usize], &db, &data_file)?;
+        let meta = &trees[TreeName::Meta as usize];
+        let id = Store::load_or_create_id(meta, STORE_ID_KEY, &db, &data_file)?;
+        let epoch = Store::load_or_create_id(meta, EPOCH_KEY, &db, &data_file)?;
         let sink: Arc<Mutex<Option<EventSink>>> = Arc::default();
         let committer = Committer::start(db.clone(), data_file, sink.clone())?;
-        let meta = &trees[TreeName::Meta as usize];
         let next_seq = match meta.get(SEQ_KEY)? {
             Some(v) => <u64 as MetaValue>::decode(&v)?,
             None => 1,
@@ -248,28 +255,40 @@ impl Store {
                 retain_events: std::sync::atomic::AtomicU64::new(u64::MAX),
                 path: path.to_path_buf(),
                 id,
+                epoch,
                 _lock: lock,
             }),
         })
     }
 
-    /// Reads the store id, or makes it (durably, before anything else is written).
-    fn load_or_create_id(meta: &sled::Tree, db: &sled::Db, data_file: &File) -> Result<StoreId, StoreError> {
-        if let Some(bytes) = meta.get(STORE_ID_KEY)? {
-            return StoreId::decode(&bytes);
+    /// Reads the id kept under `key`, or makes it (durably, before anything else is
+    /// written).
+    fn load_or_create_id(
+        meta: &sled::Tree,
+        key: &str,
+        db: &sled::Db,
+        data_file: &File,
+    ) -> Result<RandomId, StoreError> {
+        if let Some(bytes) = meta.get(key)? {
+            return RandomId::decode(&bytes);
         }
         let mut id = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
-        let id = StoreId(id);
-        meta.insert(STORE_ID_KEY, id.encode())?;
+        let id = RandomId(id);
+        meta.insert(key, id.encode())?;
         db.flush()?;
         data_file.sync_data()?;
         Ok(id)
     }
 
     /// This data folder's identity.
-    pub fn id(&self) -> StoreId {
+    pub fn id(&self) -> RandomId {
         self.inner.id
+    }
+
+    /// The identity of this store's event history.
+    pub fn epoch(&self) -> RandomId {
+        self.inner.epoch
     }
 
     /// The data folder.
@@ -540,10 +559,15 @@ mod tests {
     }
 
     #[test]
-    fn a_store_keeps_its_id_and_a_copy_of_the_folder_keeps_it_too() {
+    fn a_store_keeps_its_id_and_epoch_across_restarts() {
         let dir = tempfile::tempdir().unwrap();
-        let id = Store::open(dir.path()).unwrap().id();
-        assert_eq!(Store::open(dir.path()).unwrap().id(), id);
+        let (id, epoch) = {
+            let store = Store::open(dir.path()).unwrap();
+            (store.id(), store.epoch())
+        };
+        assert_ne!(id, epoch);
+        let reopened = Store::open(dir.path()).unwrap();
+        assert_eq!((reopened.id(), reopened.epoch()), (id, epoch));
         let other = tempfile::tempdir().unwrap();
         assert_ne!(Store::open(other.path()).unwrap().id(), id);
     }

@@ -15,7 +15,7 @@ use super::hub::{
     close_frame, CaughtUp, ClientId, Control, Hub, Join, Joined, Leave, SendSnapshot, CLOSE_LAGGING,
 };
 use super::outbox::{Outbox, Refused};
-use super::protocol::{self, ClientMessage, Frame};
+use super::protocol::{self, ClientMessage, Frame, Stamp};
 use crate::domain::event::Event;
 use crate::domain::user::Roles;
 use crate::domain::{DeviceSessionId, UserId};
@@ -31,7 +31,6 @@ use bytes::{Bytes, BytesMut};
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
@@ -71,7 +70,7 @@ pub struct Wiring {
     pub hub: Addr<Hub>,
     pub log: EventLog,
     pub outbox_limit: usize,
-    pub base: Arc<str>,
+    pub stamp: Stamp,
 }
 
 /// Answers a verified upgrade request: 101, with the outbox as the body, and starts the
@@ -87,7 +86,7 @@ pub fn start(
         hub,
         log,
         outbox_limit,
-        base,
+        stamp,
     } = wiring;
     let key = req
         .headers()
@@ -114,7 +113,7 @@ pub fn start(
             connected: Instant::now(),
             resume_sent: false,
             span,
-            base,
+            stamp,
         }
     });
     HttpResponse::build(StatusCode::SWITCHING_PROTOCOLS)
@@ -150,8 +149,8 @@ pub struct ClientActor {
     resume_sent: bool,
     /// The connection's span: its log lines carry the client id and user.
     span: tracing::Span,
-    /// The base of absolute URLs, the Hub's own, so a replayed event is the one pushed.
-    base: Arc<str>,
+    /// The Hub's own stamp, so a replayed event is the one pushed.
+    stamp: Stamp,
 }
 
 impl Actor for ClientActor {
@@ -208,7 +207,7 @@ impl ClientActor {
         let log = self.log.clone();
         let outbox = self.outbox.clone();
         let identity = self.identity;
-        let base = self.base.clone();
+        let stamp = self.stamp.clone();
         let first_stretch = !std::mem::replace(&mut self.resume_sent, true);
         let work = async move {
             if first_stretch {
@@ -216,11 +215,11 @@ impl ClientActor {
                     Ok(Some(first)) if first <= from => {}
                     _ => return Replayed::Gone,
                 }
-                if outbox.push(&protocol::resume(from, to)).is_err() {
+                if outbox.push(&protocol::resume(from, to, &stamp)).is_err() {
                     return Replayed::Ended;
                 }
             }
-            replay_range(&log, &outbox, identity, &base, from, to).await
+            replay_range(&log, &outbox, identity, &stamp.base, from, to).await
         };
         ctx.wait(work.into_actor(self).map(move |replayed, actor, ctx| match replayed {
             Replayed::Through(at) => {

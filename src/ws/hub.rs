@@ -18,7 +18,7 @@
 //! keeps a `Recipient` per session.
 
 use super::outbox::{Outbox, Refused};
-use super::protocol::{self, Frame};
+use super::protocol::{self, Frame, Stamp};
 use crate::actors::queue::{QueueActor, SetMentorsOnline};
 use crate::actors::users::Revoked;
 use crate::clock::SharedClock;
@@ -97,8 +97,8 @@ pub struct Hub {
     by_user: HashMap<UserId, HashSet<ClientId>>,
     /// Open connections per mentor; its length is "mentors online".
     mentors: HashMap<UserId, usize>,
-    /// The base of the absolute URLs in pushed frames.
-    base: Arc<str>,
+    /// The base of absolute URLs and the epoch every frame is stamped with.
+    stamp: Stamp,
 }
 
 /// How a registration (or a finished replay) continues.
@@ -118,7 +118,7 @@ impl Hub {
         queue: Addr<QueueActor>,
         retain_events: u64,
         outbox_limit: usize,
-        base: Arc<str>,
+        stamp: Stamp,
     ) -> Hub {
         let recent_limit = RECENT_EVENTS
             .min(usize::try_from(retain_events).unwrap_or(usize::MAX))
@@ -132,7 +132,7 @@ impl Hub {
             members: HashMap::new(),
             by_user: HashMap::new(),
             mentors: HashMap::new(),
-            base,
+            stamp,
         }
     }
 
@@ -273,7 +273,7 @@ impl Hub {
         let snapshot =
             self.projection
                 .snapshot(member.user, member.roles, self.clock.now(), self.mentors_online());
-        let frame = protocol::snapshot(&snapshot, &self.base);
+        let frame = protocol::snapshot(&snapshot, &self.stamp);
         self.send(id, &frame);
     }
 
@@ -324,7 +324,7 @@ impl Handler<Publish> for Hub {
     fn handle(&mut self, msg: Publish, _: &mut Context<Self>) {
         for event in msg.0 {
             self.projection.apply(&event);
-            for (audience, frame) in protocol::event(&event, &self.base) {
+            for (audience, frame) in protocol::event(&event, &self.stamp.base) {
                 self.broadcast(&audience, &frame);
                 if self.recent_limit > 0 {
                     if self.recent.len() == self.recent_limit {
@@ -393,7 +393,7 @@ impl Handler<Join> for Hub {
                 // When the Hub can bring the client up to date itself, the `resume`
                 // goes first; for a longer gap the connection sends it before its replay.
                 if since == last || self.recent_covers(since) {
-                    self.send(id, &protocol::resume(since + 1, last));
+                    self.send(id, &protocol::resume(since + 1, last, &self.stamp));
                 }
                 self.continue_from(id, since)
             }

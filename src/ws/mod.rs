@@ -20,9 +20,11 @@ use serde::Deserialize;
 pub struct WsQuery {
     pub access_token: Option<String>,
     pub since: Option<String>,
+    /// The epoch the client's `since` belongs to; another one means a fresh snapshot.
+    pub epoch: Option<String>,
 }
 
-/// `GET /ws?access_token=…[&since=N]`: authenticates before the upgrade (401 JSON if
+/// `GET /ws?access_token=…[&since=N[&epoch=E]]`: authenticates before the upgrade (401 JSON if
 /// the token is missing or invalid), then starts the connection's actor, which
 /// registers with the Hub, and answers with the upgraded connection.
 pub async fn connect(
@@ -42,6 +44,13 @@ pub async fn connect(
                 .map_err(|_| ApiError::validation("since", "must be a non-negative integer"))?,
         ),
     };
+    // A `since` from another event history (a restored store) is not resumed into this one.
+    let since = since.filter(|_| {
+        query
+            .epoch
+            .as_deref()
+            .is_none_or(|e| e.trim() == &*state.stamp.epoch)
+    });
     client::verify(&req).map_err(|e| ApiError::validation("upgrade", &e.to_string()))?;
     let identity = client::Identity {
         user: caller.user.id,
@@ -52,7 +61,7 @@ pub async fn connect(
         hub: hub.get_ref().clone(),
         log: state.store.event_log(),
         outbox_limit: state.config.realtime.outbox_limit,
-        base: state.push_base.clone(),
+        stamp: state.stamp.clone(),
     };
     Ok(client::start(&req, stream, wiring, identity, since))
 }

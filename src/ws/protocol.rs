@@ -4,6 +4,7 @@
 
 use crate::api::views::{AnnouncementJson, FeedbackJson, QueueJson, TicketJson};
 use crate::api::views::{ChunkJson, SessionJson};
+pub use crate::api::Stamp;
 use crate::domain::event::{Audience, Event, EventBody};
 use crate::domain::projection::{PositionChange, SnapshotView};
 use actix_http::ws::{CloseReason, OpCode, Parser};
@@ -98,20 +99,21 @@ pub fn event(event: &Event, base: &str) -> Vec<(Audience, Frame)> {
         .collect()
 }
 
-/// `{"type":"snapshot", …}`: one viewer's state as of its `seq`; URLs under `base`.
-pub fn snapshot(s: &SnapshotView<'_>, base: &str) -> Frame {
+/// `{"type":"snapshot", …}`: one viewer's state as of its `seq`.
+pub fn snapshot(s: &SnapshotView<'_>, stamp: &Stamp) -> Frame {
     frame(json!({
         "type": "snapshot",
         "seq": s.seq,
-        "tickets": s.tickets.iter().map(|t| TicketJson::new(t, base)).collect::<Vec<_>>(),
+        "epoch": &*stamp.epoch,
+        "tickets": s.tickets.iter().map(|t| TicketJson::new(t, &stamp.base)).collect::<Vec<_>>(),
         "queue": QueueJson::from(&s.queue),
         "sessions": s.sessions.iter().copied().map(SessionJson::from).collect::<Vec<_>>(),
         "announcements": s.announcements.iter().copied().map(AnnouncementJson::from).collect::<Vec<_>>(),
     }))
 }
 
-pub fn resume(from: u64, to: u64) -> Frame {
-    frame(json!({"type": "resume", "from": from, "to": to}))
+pub fn resume(from: u64, to: u64, stamp: &Stamp) -> Frame {
+    frame(json!({"type": "resume", "from": from, "to": to, "epoch": &*stamp.epoch}))
 }
 
 pub fn position(change: &PositionChange) -> Frame {

@@ -248,13 +248,18 @@ impl TestApp {
 
     /// Connects with a small receive buffer, so that not reading backs up quickly.
     pub async fn ws_with_buffer(&self, who: &Login, since: Option<u64>, recv_buffer: Option<u32>) -> Ws {
+        self.ws_at(&self.ws_url(&who.access, since), recv_buffer).await
+    }
+
+    /// Connects to `url` (a `ws://` URL of this app, with its query).
+    pub async fn ws_at(&self, url: &str, recv_buffer: Option<u32>) -> Ws {
         let addr: std::net::SocketAddr = self.address.trim_start_matches("http://").parse().unwrap();
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         if let Some(size) = recv_buffer {
             socket.set_recv_buffer_size(size).unwrap();
         }
         let tcp = socket.connect(addr).await.unwrap();
-        let (stream, _) = tokio_tungstenite::client_async(self.ws_url(&who.access, since), tcp)
+        let (stream, _) = tokio_tungstenite::client_async(url, tcp)
             .await
             .expect("websocket upgrade");
         Ws { stream }

@@ -142,6 +142,36 @@ async fn a_client_resuming_gets_exactly_the_missed_events_it_may_see() {
 }
 
 #[actix_web::test]
+async fn a_since_from_another_epoch_gets_a_snapshot_never_a_resume() {
+    let app = spawn_app().await;
+    let ada = app.hacker("Ada").await;
+    let mut ws = app.ws(&ada, None).await;
+    let snapshot = ws.next_of("snapshot").await;
+    let (since, epoch) = (
+        snapshot["seq"].as_u64().unwrap(),
+        snapshot["epoch"].as_str().unwrap().to_string(),
+    );
+    assert_eq!(epoch, app.store.epoch().to_string());
+    ws.close().await;
+    open_ticket(&app, &ada, "while away").await;
+
+    let same = app.ws_url(&ada.access, Some(since)) + &format!("&epoch={epoch}");
+    let resumed = app.ws_at(&same, None).await.next().await;
+    assert_eq!(
+        (resumed["type"].as_str(), resumed["epoch"].as_str()),
+        (Some("resume"), Some(epoch.as_str()))
+    );
+
+    let other = app.ws_url(&ada.access, Some(since)) + "&epoch=0123456789abcdef0123456789abcdef";
+    let fresh = app.ws_at(&other, None).await.next().await;
+    assert_eq!(
+        fresh["type"], "snapshot",
+        "another history's since is not resumed: {fresh}"
+    );
+    assert_eq!(fresh["tickets"][0]["title"], "while away");
+}
+
+#[actix_web::test]
 async fn a_since_older_than_the_retained_events_gets_a_snapshot() {
     let app = spawn_app_with(|c| {
         c.realtime.retain_events = 2;

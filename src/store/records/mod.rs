@@ -234,14 +234,14 @@ impl MetaValue for QueueSettings {
     }
 }
 
-/// The data folder's identity, made once at its first start.
-impl MetaValue for crate::store::StoreId {
+/// A store's id or epoch, made once at its first start.
+impl MetaValue for crate::store::RandomId {
     fn encode(&self) -> Vec<u8> {
         encode_as(current::STORE_ID, &self.0)
     }
     fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
         match version_of(bytes, "meta")? {
-            (1, rest) => body(rest, "meta").map(crate::store::StoreId),
+            (1, rest) => body(rest, "meta").map(crate::store::RandomId),
             (v, _) => Err(newer("meta", v)),
         }
     }
