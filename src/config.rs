@@ -18,6 +18,14 @@ pub struct Config {
     pub sessions: SessionsConfig,
     pub realtime: RealtimeConfig,
     pub compat: CompatConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    /// When set, `GET /metrics` asks for `Authorization: Bearer <token>`.
+    pub token: Option<String>,
 }
 
 /// Shapes for HackRU mentorq's own React frontend, where it cannot agree with the

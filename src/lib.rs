@@ -28,6 +28,7 @@ pub mod domain;
 pub mod http;
 pub mod startup;
 pub mod store;
+pub mod telemetry;
 pub mod web;
 pub mod ws;
 

@@ -42,6 +42,7 @@ impl Application {
 
     /// Builds the application reading time from `clock`.
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Application> {
+        crate::telemetry::install();
         let store = Store::open_with_cache(&config.store.path, config.store.cache_capacity_bytes)?;
         let secret = secret::load_or_create(config.auth.jwt_secret.as_deref(), store.path())
             .context("cannot read or create the JWT secret")?;

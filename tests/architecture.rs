@@ -10,21 +10,39 @@ use std::path::{Path, PathBuf};
 /// modules listed for it.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("domain", &[]),
+    ("telemetry", &[]),
     ("clock", &["domain"]),
     ("config", &["domain"]),
-    ("store", &["domain"]),
+    ("store", &["domain", "telemetry"]),
     ("actors", &["domain", "store", "clock", "config"]),
     ("auth", &["domain", "config"]),
     ("api", &["domain", "store", "actors", "auth", "clock", "config"]),
     (
         "http",
         &[
-            "api", "domain", "store", "actors", "auth", "clock", "config", "web",
+            "api",
+            "domain",
+            "store",
+            "actors",
+            "auth",
+            "clock",
+            "config",
+            "web",
+            "telemetry",
         ],
     ),
     (
         "ws",
-        &["api", "domain", "store", "actors", "auth", "clock", "config"],
+        &[
+            "api",
+            "domain",
+            "store",
+            "actors",
+            "auth",
+            "clock",
+            "config",
+            "telemetry",
+        ],
     ),
     ("web", &[]),
 ];

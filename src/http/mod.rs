@@ -167,6 +167,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(other_methods(&[Method::GET])),
     );
     cfg.service(
+        web::resource("/metrics")
+            .route(web::get().to(ops::metrics))
+            .default_service(other_methods(&[Method::GET])),
+    );
+    cfg.service(
         web::resource("/healthz")
             .route(web::get().to(ops::healthz))
             .default_service(other_methods(&[Method::GET])),

@@ -1,10 +1,14 @@
-//! Operations routes: liveness, readiness and the OpenAPI document.
+//! Operations routes: liveness, readiness, metrics and the OpenAPI document.
 
+use crate::actors::queue::{GetQueue, GetStats};
 use crate::actors::users::GetUser;
+use crate::actors::Settled;
 use crate::api::error::ApiError;
 use crate::api::AppState;
+use crate::domain::ticket::Status;
 use crate::domain::UserId;
-use actix_web::{web, HttpResponse};
+use crate::telemetry;
+use actix_web::{web, HttpRequest, HttpResponse};
 
 /// The process is up.
 pub async fn healthz() -> HttpResponse {
@@ -20,6 +24,33 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         return Ok(HttpResponse::ServiceUnavailable().json(ApiError::Internal(String::new()).body()));
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
+}
+
+/// Prometheus text (version 0.0.4): every metric of `telemetry`, with the ticket and
+/// mentor gauges read from the queue now. With `[metrics] token`, only for its bearer.
+pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(token) = &state.config.metrics.token {
+        let given = crate::api::extract::bearer(&req).unwrap_or("");
+        let same = given.len() == token.len()
+            && given
+                .bytes()
+                .zip(token.bytes())
+                .fold(0, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !same {
+            return Err(ApiError::NotAuthenticated);
+        }
+    }
+    let stats = state.queue.send(Settled(GetStats)).await???;
+    let queue = state.queue.send(GetQueue).await?;
+    for status in Status::ALL {
+        let count = stats.counts.get(status.as_str()).copied().unwrap_or(0);
+        metrics::gauge!(telemetry::TICKETS, "queue" => "1", "status" => status.as_str()).set(count as f64);
+    }
+    metrics::gauge!(telemetry::MENTORS_ONLINE, "queue" => "1").set(queue.mentors_online as f64);
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(telemetry::render()))
 }
 
 /// This REST contract as OpenAPI 3, generated from the handlers' annotations.

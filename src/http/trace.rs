@@ -2,6 +2,7 @@
 //! the authenticated user (recorded by `api::extract::authenticate`), status and latency.
 //! Every log line written while the request is handled carries them.
 
+use crate::telemetry;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -34,6 +35,14 @@ pub async fn request_span(
     span.record("route", route.as_str());
     span.record("status", status.as_u16());
     span.record("latency_ms", latency_ms);
+    let method = response.request().method().to_string();
+    let labels = [
+        ("method", method),
+        ("route", route),
+        ("status", status.as_u16().to_string()),
+    ];
+    metrics::counter!(telemetry::HTTP_REQUESTS, &labels).increment(1);
+    metrics::histogram!(telemetry::HTTP_DURATION, &labels[..2]).record(latency_ms / 1000.0);
     if status.is_server_error() {
         tracing::warn!(parent: &span, "answered with a server error");
     } else {

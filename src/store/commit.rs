@@ -149,6 +149,8 @@ fn run(
             .map_err(StoreError::from)
             .and_then(|_| data_file.sync_data().map_err(StoreError::from));
         let took = started.elapsed();
+        metrics::histogram!(crate::telemetry::COMMIT_DURATION).record(took.as_secs_f64());
+        metrics::histogram!(crate::telemetry::COMMIT_BATCH).record(batch.len() as f64);
         if took > SLOW_SYNC {
             // Every acknowledgement and push in the batch waited this long.
             tracing::warn!(

@@ -158,6 +158,7 @@ impl Actor for ClientActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::debug!(parent: &self.span, since = ?self.since, "connected");
+        metrics::gauge!(crate::telemetry::WS_CONNECTIONS).increment(1.0);
         ctx.run_interval(PING_EVERY, |actor, ctx| actor.heartbeat(ctx));
         let join = Join {
             id: self.id,
@@ -187,6 +188,10 @@ impl Actor for ClientActor {
             "disconnected"
         );
         Running::Stop
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        metrics::gauge!(crate::telemetry::WS_CONNECTIONS).decrement(1.0);
     }
 }
 

@@ -324,6 +324,7 @@ impl Handler<Publish> for Hub {
     fn handle(&mut self, msg: Publish, _: &mut Context<Self>) {
         for event in msg.0 {
             self.projection.apply(&event);
+            metrics::counter!(crate::telemetry::EVENTS, "kind" => event.body.kind()).increment(1);
             for (audience, frame) in protocol::event(&event, &self.stamp.base) {
                 self.broadcast(&audience, &frame);
                 if self.recent_limit > 0 {

@@ -135,6 +135,9 @@ impl Outbox {
             if !matches!(queue.end, End::Open) {
                 return;
             }
+            if let Some(code) = close.as_ref().and_then(Frame::close_code) {
+                metrics::counter!(crate::telemetry::WS_CLOSED, "code" => code.to_string()).increment(1);
+            }
             queue.end = End::Closing(close);
             (queue.waker.take(), queue.room.take())
         };
@@ -171,6 +174,7 @@ impl Outbox {
                 drop(queue);
                 waker.wake();
             }
+            crate::telemetry::ws_sent().increment(1);
             return Poll::Ready(Some(frame));
         }
         if let End::Open = queue.end {

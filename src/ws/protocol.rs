@@ -36,6 +36,17 @@ impl Frame {
         Frame(wire.freeze())
     }
 
+    /// The code of a close frame: its own, or 1005 ("no status", RFC 6455 §7.4.1) for a
+    /// close frame without one; `None` for any other frame.
+    pub fn close_code(&self) -> Option<u16> {
+        let is_close = self.0.first().is_some_and(|b| b & 0x0f == 0x08);
+        let code = match self.0.get(2..4) {
+            Some(code) => u16::from_be_bytes([code[0], code[1]]),
+            None => 1005,
+        };
+        is_close.then_some(code)
+    }
+
     /// The bytes to write.
     pub fn wire(&self) -> &Bytes {
         &self.0
@@ -169,6 +180,18 @@ mod tests {
             .unwrap_err()
             .payload()
             .contains("validation_failed"));
+    }
+
+    #[test]
+    fn a_close_frame_tells_its_code_and_other_frames_none() {
+        use actix_http::ws::CloseCode;
+        let with = Frame::close(Some(CloseReason {
+            code: CloseCode::Size,
+            description: None,
+        }));
+        assert_eq!(with.close_code(), Some(1009));
+        assert_eq!(Frame::close(None).close_code(), Some(1005));
+        assert_eq!(Frame::text("hi").close_code(), None);
     }
 
     #[test]
