@@ -144,5 +144,9 @@ fn return_large_allocations_at_once() {
     // thread exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        // A fixed mmap threshold also fixes the trim threshold at 128 KiB, so every free
+        // near the heap's top would return memory to the kernel at once; writes at
+        // concurrency 64 measured 2 % faster with it at 8 MiB.
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 8 << 20);
     }
 }
