@@ -5,40 +5,16 @@ mod support;
 
 use futures_util::future::join_all;
 use serde_json::json;
-use std::process::Child;
 use std::time::Duration;
 use support::{login, memory_of, post, register};
 
 const MIB: u64 = 1024 * 1024;
 
-struct Server {
-    child: Child,
-    base: String,
-    _data: tempfile::TempDir,
-}
+/// The server process, with its memory read from `/proc`.
+type Server = support::TempServer;
 
-impl Server {
-    fn start(env: &[(&str, &str)]) -> Server {
-        let data = tempfile::tempdir().unwrap();
-        let env: Vec<_> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let (child, base) = support::spawn_server(data.path(), &env, None);
-        Server {
-            child,
-            base,
-            _data: data,
-        }
-    }
-
-    fn memory(&self) -> (u64, u64) {
-        memory_of(self.child.id())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn memory(server: &Server) -> (u64, u64) {
+    memory_of(server.child.id())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -67,7 +43,7 @@ async fn logins_stay_within_a_bounded_memory_and_give_it_back() {
     });
     let statuses: Vec<u16> = join_all(guessers).await.into_iter().flatten().collect();
     assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
-    let (_, peak) = server.memory();
+    let (_, peak) = memory(&server);
     eprintln!(
         "peak RSS under 64 concurrent wrong-password logins: {} MiB",
         peak / MIB
@@ -82,7 +58,7 @@ async fn logins_stay_within_a_bounded_memory_and_give_it_back() {
         }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (at_rest, _) = server.memory();
+    let (at_rest, _) = memory(&server);
     eprintln!("RSS at rest after 100 logins: {} MiB", at_rest / MIB);
     assert!(at_rest <= 64 * MIB, "RSS at rest {} MiB", at_rest / MIB);
 }
@@ -101,7 +77,7 @@ async fn a_frame_declaring_2_to_the_40_bytes_is_closed_at_once_and_never_buffere
     let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
     let url = format!("ws://{address}/ws?access_token={access}");
     let (mut ws, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
-    let before = server.memory().0;
+    let before = memory(&server).0;
     let socket = ws.get_mut();
     // A masked text frame whose header declares 2^40 bytes, then 64 MiB streamed after it.
     let mut header = vec![0x81, 0x80 | 127];
@@ -116,7 +92,7 @@ async fn a_frame_declaring_2_to_the_40_bytes_is_closed_at_once_and_never_buffere
             _ => break, // the server stopped reading, or closed
         }
     }
-    let grown = server.memory().0.saturating_sub(before);
+    let grown = memory(&server).0.saturating_sub(before);
     eprintln!(
         "streamed {} MiB after the header; server RSS grew by {} KiB",
         streamed as u64 / MIB,

@@ -6,35 +6,11 @@ mod support;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::{login, post, register};
 
-struct Server {
-    child: Child,
-    base: String,
-    _data: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(env: &[(&str, &str)]) -> Server {
-        let data = tempfile::tempdir().unwrap();
-        let env: Vec<_> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let (child, base) = support::spawn_server(data.path(), &env, None);
-        Server {
-            child,
-            base,
-            _data: data,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+type Server = support::TempServer;
 
 async fn scrape(client: &reqwest::Client, base: &str, token: Option<&str>) -> (u16, String, String) {
     let mut request = client.get(format!("{base}/metrics"));

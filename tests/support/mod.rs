@@ -87,3 +87,32 @@ pub async fn login(client: &reqwest::Client, base: &str, email: &str) -> (u16, V
     )
     .await
 }
+
+/// The binary serving a fresh temporary data folder, stopped (and the folder removed)
+/// when dropped.
+pub struct TempServer {
+    pub child: Child,
+    pub base: String,
+    _data: tempfile::TempDir,
+}
+
+impl TempServer {
+    /// Starts it with `env` on top of the defaults [`spawn_server`] gives.
+    pub fn start(env: &[(&str, &str)]) -> TempServer {
+        let data = tempfile::tempdir().unwrap();
+        let env: Vec<_> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let (child, base) = spawn_server(data.path(), &env, None);
+        TempServer {
+            child,
+            base,
+            _data: data,
+        }
+    }
+}
+
+impl Drop for TempServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
