@@ -7,6 +7,7 @@
 //! same way without a dependency cycle (`tests/architecture.rs` checks it).
 
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod rate_limit;
 pub mod views;

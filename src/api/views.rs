@@ -1,10 +1,12 @@
 //! The JSON shapes of API.md, built from domain types. Only `http` knows them.
 
+use crate::domain::event::EventBody;
 use crate::domain::schedule::{Chunk, Session};
 use crate::domain::user::{DeviceSession, User};
 use crate::domain::Timestamp;
 use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 /// RFC 3339 in UTC with `Z`, to the second.
@@ -274,5 +276,30 @@ impl From<&Session> for SessionJson {
             topic: s.topic.clone(),
             meeting_url: s.meeting_url.clone(),
         }
+    }
+}
+
+fn value(view: impl serde::Serialize) -> Value {
+    serde_json::to_value(view).expect("views serialise to JSON")
+}
+
+/// The `data` of an event (pushed, replayed and exported alike): a function of the
+/// stored event alone, so a replayed event is byte-for-byte the event pushed live.
+pub fn event_data(body: &EventBody, base: &str) -> Value {
+    match body {
+        EventBody::TicketCreated(v) | EventBody::TicketUpdated(v) => value(TicketJson::new(v, base)),
+        EventBody::QueueUpdated(settings) => json!({"open": settings.open, "message": settings.message}),
+        EventBody::AnnouncementPosted(a) => value(AnnouncementJson::from(a)),
+        EventBody::FeedbackCreated(f) | EventBody::FeedbackUpdated(f) => value(FeedbackJson::new(f, base)),
+        EventBody::AvailabilityUpdated { chunks, deleted } => json!({
+            "chunks": chunks.iter().map(ChunkJson::from).collect::<Vec<_>>(),
+            "deleted": deleted.iter().map(|c| c.0).collect::<Vec<_>>(),
+        }),
+        EventBody::SessionUpdated(s) => value(SessionJson::from(s)),
+        EventBody::SessionReminder {
+            session,
+            minutes_before,
+            ..
+        } => json!({ "session": SessionJson::from(session), "minutes_before": minutes_before }),
     }
 }

@@ -9,6 +9,7 @@
 //! served without being documented.
 
 pub mod auth;
+pub mod export;
 pub mod head;
 pub mod limits;
 pub mod ops;
@@ -99,6 +100,7 @@ pub fn routes() -> Vec<RouteSpec> {
             "/api/feedback/{ticket_id}",
             patch().to(queue::correct_feedback),
         ),
+        spec(Method::GET, "/api/export/{file}", get().to(export::export)),
         spec(Method::PUT, "/api/mentors/me", put().to(scheduling::put_profile)),
         spec(Method::GET, "/api/mentors", get().to(scheduling::search_mentors)),
         spec(Method::POST, "/api/availability", post().to(scheduling::publish)),
@@ -248,7 +250,7 @@ pub fn json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
         tickets::create, tickets::list, tickets::stats, tickets::get, tickets::update,
         tickets::slack_dm, queue::get_queue, queue::patch_queue, queue::post_announcement,
         queue::list_announcements, queue::give_feedback, queue::list_feedback, queue::leaderboard,
-        queue::get_feedback, queue::correct_feedback, scheduling::put_profile, scheduling::search_mentors, scheduling::publish,
+        queue::get_feedback, queue::correct_feedback, export::export, scheduling::put_profile, scheduling::search_mentors, scheduling::publish,
         scheduling::list_availability, scheduling::delete_availability, scheduling::request_session,
         scheduling::list_sessions, scheduling::change_session, scheduling::get_settings,
         scheduling::patch_settings,

@@ -454,6 +454,12 @@ impl Store {
             .collect()
     }
 
+    /// Every record of type `R`, in key order, read as the iterator goes (for exports
+    /// that must not hold a whole tree in memory).
+    pub fn records<R: Record>(&self) -> impl Iterator<Item = Result<R, StoreError>> + Send + 'static {
+        self.tree(R::TREE).iter().values().map(|v| R::decode(&v?))
+    }
+
     /// A value stored with [`Batch::meta`].
     pub fn meta<T: MetaValue>(&self, key: &str) -> Result<Option<T>, StoreError> {
         self.tree(TreeName::Meta)

@@ -2,10 +2,9 @@
 //! Each message is serialised and framed once; every recipient's connection writes the
 //! same reference-counted bytes.
 
-use crate::api::views::{AnnouncementJson, FeedbackJson, QueueJson, TicketJson};
-use crate::api::views::{ChunkJson, SessionJson};
+use crate::api::views::{event_data, AnnouncementJson, QueueJson, SessionJson, TicketJson};
 pub use crate::api::Stamp;
-use crate::domain::event::{Audience, Event, EventBody};
+use crate::domain::event::{Audience, Event};
 use crate::domain::projection::{PositionChange, SnapshotView};
 use actix_http::ws::{CloseReason, OpCode, Parser};
 use bytes::{Bytes, BytesMut};
@@ -65,31 +64,6 @@ impl Frame {
 
 fn frame(value: Value) -> Frame {
     Frame::text(&value.to_string())
-}
-
-fn value(view: impl serde::Serialize) -> Value {
-    serde_json::to_value(view).expect("views serialise to JSON")
-}
-
-/// The `data` of an event: a function of the stored event alone, so a replayed event
-/// is byte-for-byte the event pushed live.
-fn event_data(body: &EventBody, base: &str) -> Value {
-    match body {
-        EventBody::TicketCreated(v) | EventBody::TicketUpdated(v) => value(TicketJson::new(v, base)),
-        EventBody::QueueUpdated(settings) => json!({"open": settings.open, "message": settings.message}),
-        EventBody::AnnouncementPosted(a) => value(AnnouncementJson::from(a)),
-        EventBody::FeedbackCreated(f) | EventBody::FeedbackUpdated(f) => value(FeedbackJson::new(f, base)),
-        EventBody::AvailabilityUpdated { chunks, deleted } => json!({
-            "chunks": chunks.iter().map(ChunkJson::from).collect::<Vec<_>>(),
-            "deleted": deleted.iter().map(|c| c.0).collect::<Vec<_>>(),
-        }),
-        EventBody::SessionUpdated(s) => value(SessionJson::from(s)),
-        EventBody::SessionReminder {
-            session,
-            minutes_before,
-            ..
-        } => json!({ "session": SessionJson::from(session), "minutes_before": minutes_before }),
-    }
 }
 
 /// `{"type":"event","seq","kind","data"}`, framed once for each part of its audience

@@ -4,6 +4,7 @@ mod auth;
 mod compat;
 mod contract;
 mod durability;
+mod export;
 mod feedback;
 mod helpers;
 mod idempotency;
