@@ -30,6 +30,20 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Write every record of one kind, oldest first, from a stopped server's data folder:
+    /// tickets, feedback, sessions, availability, events or users.
+    Export {
+        kind: String,
+        /// csv or jsonl.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// The data folder (default: `store.path` of the configuration).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Where to write (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -60,6 +74,12 @@ fn main() -> std::process::ExitCode {
             Command::User {
                 command: UserCommand::Add { email, name, roles },
             } => add_user(config, email, name, roles).await,
+            Command::Export {
+                kind,
+                format,
+                data,
+                out,
+            } => export(config, &kind, &format, data, out),
         }
     });
     match result {
@@ -131,6 +151,38 @@ async fn add_user(config: Config, email: String, name: String, roles: Vec<Role>)
         user.email,
         user.roles.names().join(", ")
     );
+    Ok(())
+}
+
+fn export(
+    config: Config,
+    kind: &str,
+    format: &str,
+    data: Option<PathBuf>,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use mentorq::api::export::{pages, Format, Kind};
+    use std::io::Write;
+    let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+    let kind =
+        Kind::parse(kind).with_context(|| format!("unknown kind `{kind}`: one of {}", names.join(", ")))?;
+    let format = Format::parse(format).with_context(|| format!("unknown format `{format}`: csv or jsonl"))?;
+    let path = data.unwrap_or(config.store.path.clone());
+    let store = mentorq::store::Store::open_with_cache(&path, config.store.cache_capacity_bytes)?;
+    let base = match &config.http.public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => format!("http://{}:{}", config.http.host, config.http.port),
+    };
+    let mut sink: Box<dyn Write> = match &out {
+        Some(file) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(file).with_context(|| format!("cannot create {}", file.display()))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    for page in pages(&store, kind, format, base) {
+        sink.write_all(&page?)?;
+    }
+    sink.flush()?;
     Ok(())
 }
 

@@ -527,3 +527,57 @@ async fn each_request_and_each_websocket_connection_logs_inside_its_own_span() {
         "{connection}"
     );
 }
+
+/// `mentorq export KIND --format FORMAT --data DIR`.
+fn export(data: &Path, kind: &str, format: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mentorq"))
+        .args([
+            "export",
+            kind,
+            "--format",
+            format,
+            "--config",
+            "/nonexistent/config.toml",
+            "--data",
+        ])
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn export_reads_a_stopped_servers_folder_and_refuses_a_running_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let client = reqwest::Client::new();
+    for email in ["ada@example.org", "bob@example.org"] {
+        assert_eq!(register(&client, &server.base, email).await, 201);
+    }
+    let refused = export(dir.path(), "users", "jsonl");
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("in use by another mentorq process"), "{message}");
+    server.signal("TERM");
+    server.wait(Duration::from_secs(5));
+
+    let lines = export(dir.path(), "users", "jsonl");
+    assert!(
+        lines.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lines.stderr)
+    );
+    let users: Vec<Value> = String::from_utf8(lines.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let emails: Vec<&str> = users.iter().map(|u| u["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["ada@example.org", "bob@example.org"]);
+    let csv = export(dir.path(), "users", "csv");
+    let text = String::from_utf8(csv.stdout).unwrap();
+    assert_eq!(text.lines().count(), 3, "a header and two rows: {text}");
+    let unknown = export(dir.path(), "secrets", "csv");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown kind `secrets`"));
+}
