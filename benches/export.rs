@@ -63,7 +63,11 @@ async fn run() {
         );
         growths.push(peak_after.saturating_sub(peak_before.max(before)) as f64);
     }
-    println!("med peak growth during the export: {:.0} KiB (median of {} runs)", median(&mut growths), runs());
+    println!(
+        "med peak growth during the export: {:.0} KiB (median of {} runs)",
+        median(&mut growths),
+        runs()
+    );
 }
 
 async fn join_all_workers<F, Fut>(n: usize, work: F)

@@ -176,6 +176,24 @@ async fn each_party_gets_each_reminder_once_at_sixty_and_fifteen_minutes() {
     h.at_minutes_before(-60).await;
     assert_eq!(h.reminders().len(), 4, "never after the start");
     assert_eq!(h.last_status(), Some(SessionStatus::Completed));
+    // The audit trail: what time did has no cause; the booking and confirmation do.
+    let causes: Vec<(bool, Option<UserId>)> = h
+        .store
+        .events_from(0)
+        .map(|e| e.unwrap())
+        .map(|e| (matches!(e.body, EventBody::SessionReminder { .. }), e.by))
+        .collect();
+    assert!(
+        causes
+            .iter()
+            .filter(|(reminder, _)| *reminder)
+            .all(|(_, by)| by.is_none()),
+        "{causes:?}"
+    );
+    assert!(
+        causes.iter().any(|(_, by)| *by == Some(MENTEE)),
+        "the booking names the mentee: {causes:?}"
+    );
 }
 
 #[actix_web::test]

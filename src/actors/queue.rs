@@ -187,6 +187,7 @@ impl Handler<OpenTicket> for QueueActor {
         let now = self.clock.now();
         let ticket = msg.new.into_ticket(TicketId(self.next_ticket), &msg.by, now);
         let mut batch = Batch::new();
+        batch.by(msg.by.id);
         batch.meta(NEXT_TICKET, &(ticket.id.0 + 1));
         // Taken even if the commit fails: ids may skip, never repeat.
         self.next_ticket += 1;
@@ -278,7 +279,9 @@ impl Handler<ChangeTicket> for QueueActor {
             let view = self.view(&applied.ticket);
             return after_barrier(&self.store, Ok(view));
         }
-        self.commit_ticket(applied.ticket, false, Batch::new(), now)
+        let mut batch = Batch::new();
+        batch.by(msg.by.id);
+        self.commit_ticket(applied.ticket, false, batch, now)
     }
 }
 
@@ -318,6 +321,7 @@ impl Handler<SetQueue> for QueueActor {
             return after_barrier(&self.store, Ok(self.summary()));
         }
         let mut batch = Batch::new();
+        batch.by(msg.by.id);
         batch
             .meta(SETTINGS, &msg.settings)
             .event(EventBody::QueueUpdated(msg.settings.clone()));
@@ -357,6 +361,7 @@ impl Handler<PostAnnouncement> for QueueActor {
             created: now,
         };
         let mut batch = Batch::new();
+        batch.by(msg.by.id);
         batch
             .put(&announcement)
             .meta(NEXT_ANNOUNCEMENT, &(announcement.id + 1))
@@ -413,6 +418,7 @@ impl Handler<GiveFeedback> for QueueActor {
         ticket.has_feedback = true;
         let view = self.board.view_if_put(&ticket, self.mentors_online);
         let mut batch = Batch::new();
+        batch.by(msg.by.id);
         batch
             .put(&feedback)
             .put(&ticket)
@@ -448,6 +454,7 @@ impl Handler<CorrectFeedback> for QueueActor {
             Err(e) => return after_barrier(&self.store, Err(e.into())),
         };
         let mut batch = Batch::new();
+        batch.by(msg.by.id);
         batch
             .put(&corrected)
             .event(EventBody::FeedbackUpdated(corrected.clone()));

@@ -273,6 +273,7 @@ impl Handler<PutProfile> for SessionActor {
             Err(e) => return Box::pin(async move { Err(e.into()) }),
         };
         let mut batch = Batch::new();
+        batch.by(msg.by.id);
         batch.put(&profile);
         commit_then(self.store.clone(), batch, self.clock.now(), |_| {
             self.profiles.insert(profile.user, profile.clone());
@@ -361,6 +362,7 @@ impl Handler<PublishAvailability> for SessionActor {
             })
             .collect();
         let mut batch = Batch::new();
+        batch.by(msg.by.id);
         for chunk in &created {
             batch.put(chunk);
         }
@@ -438,6 +440,7 @@ impl Handler<DeleteAvailability> for SessionActor {
         }
         let key = chunk.map(Record::key).expect("checked above");
         let mut batch = Batch::new();
+        batch.by(msg.by.id);
         batch.remove::<Chunk>(key).event(EventBody::AvailabilityUpdated {
             chunks: Vec::new(),
             deleted: vec![msg.id],
@@ -496,6 +499,7 @@ impl Handler<RequestSession> for SessionActor {
         };
         let held = self.set_chunks(&session.chunks, ChunkStatus::Requested);
         let mut batch = Batch::new();
+        batch.by(msg.by.id);
         batch.put(&session).meta(NEXT_SESSION, &(session.id.0 + 1));
         for chunk in &held {
             batch.put(chunk);
@@ -559,6 +563,7 @@ impl Handler<ChangeSession> for SessionActor {
         };
         let chunks = self.set_chunks(&session.chunks, chunk_status);
         let mut batch = Batch::new();
+        batch.by(msg.by.id);
         batch.put(&session);
         for chunk in &chunks {
             batch.put(chunk);
@@ -655,6 +660,7 @@ impl Handler<ChangeSettings> for SessionActor {
     fn handle(&mut self, msg: ChangeSettings, _: &mut Context<Self>) -> Self::Result {
         let settings = msg.change.apply(self.settings_of(msg.user));
         let mut batch = Batch::new();
+        batch.by(msg.user);
         batch.put(&(msg.user, settings));
         commit_then(self.store.clone(), batch, self.clock.now(), |_| {
             self.settings.insert(msg.user, settings);

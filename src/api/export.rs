@@ -74,7 +74,7 @@ impl Kind {
             Kind::Feedback => of::<FeedbackJson>(),
             Kind::Sessions => of::<SessionJson>(),
             Kind::Availability => of::<ChunkJson>(),
-            Kind::Events => ["seq", "at", "kind", "data"].map(String::from).to_vec(),
+            Kind::Events => ["seq", "at", "kind", "by", "data"].map(String::from).to_vec(),
             Kind::Users => of::<UserView>(),
         }
     }
@@ -126,12 +126,16 @@ fn rows(store: &Store, kind: Kind, base: String) -> Rows {
         Kind::Feedback => rows_of::<Feedback>(store, move |f| json(FeedbackJson::new(&f, &base))),
         Kind::Sessions => rows_of::<Session>(store, move |s| json(SessionJson::from(&s))),
         Kind::Availability => rows_of::<Chunk>(store, move |c| json(ChunkJson::from(&c))),
-        Kind::Events => rows_of::<Event>(store, move |e| {
-            json!({"seq": e.seq, "at": crate::api::views::ts(&e.at), "kind": e.body.kind(),
-                   "data": event_data(&e.body, &base)})
-        }),
+        Kind::Events => rows_of::<Event>(store, move |e| event_row(&e, &base)),
         Kind::Users => rows_of::<User>(store, move |u| json(UserView::from(&u))),
     }
+}
+
+/// An event as the events export and the audit trail show it: `by` is who caused it,
+/// `null` for a change made by time.
+pub fn event_row(e: &Event, base: &str) -> Value {
+    json!({"seq": e.seq, "at": crate::api::views::ts(&e.at), "kind": e.body.kind(),
+           "by": e.by.map(|u| u.0), "data": event_data(&e.body, base)})
 }
 
 /// A CSV cell: text as it is, a list joined with `;`, an object as its JSON text.

@@ -16,6 +16,8 @@ use super::{Timestamp, UserId};
 pub struct Event {
     pub seq: u64,
     pub at: Timestamp,
+    /// Who caused it; `None` for a change made by time (a session ending, a reminder).
+    pub by: Option<UserId>,
     pub body: EventBody,
 }
 
@@ -151,6 +153,7 @@ mod tests {
         Event {
             seq: 1,
             at: chrono::Utc::now(),
+            by: Some(owner.id),
             body: EventBody::TicketCreated(TicketView {
                 ticket,
                 position: Some(1),

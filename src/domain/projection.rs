@@ -215,7 +215,12 @@ mod tests {
     }
 
     fn event(seq: u64, body: EventBody) -> Event {
-        Event { seq, at: at(0), body }
+        Event {
+            seq,
+            at: at(0),
+            by: None,
+            body,
+        }
     }
 
     fn updated(seq: u64, ticket: Ticket) -> Event {

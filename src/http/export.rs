@@ -2,11 +2,16 @@
 //! directors), streamed a page at a time (see `api::export`).
 
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::export::{pages, Format, Kind};
+use crate::api::export::{event_row, pages, Format, Kind};
 use crate::api::extract::Caller;
 use crate::api::AppState;
+use crate::domain::user::Role;
+use crate::domain::validate::FieldErrors;
+use crate::domain::UserId;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 #[utoipa::path(get, path = "/api/export/{file}", tag = "operations",
     params(("file" = String, Path,
@@ -28,7 +33,7 @@ pub async fn export(
         .ok_or(ApiError::NotFound)?;
     let roles = caller.user.roles;
     let allowed = if kind.for_directors_only() {
-        roles.has(crate::domain::user::Role::Director)
+        roles.has(Role::Director)
     } else {
         roles.is_manager()
     };
@@ -50,4 +55,63 @@ pub async fn export(
             format!("attachment; filename=\"{}\"", file.as_str()),
         ))
         .streaming(futures_util::stream::iter(pages)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuditQuery {
+    /// Only what this user (an id) caused.
+    pub user: Option<String>,
+    /// Only events of this kind (`ticket.updated`, …).
+    pub kind: Option<String>,
+    /// Only events before this `seq` (to page back).
+    pub before: Option<String>,
+    /// 1–500, default 100.
+    pub limit: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/audit", tag = "operations", params(AuditQuery),
+    responses((status = 200, description = "`[{seq, at, kind, by, data}]`, newest first; `by` null for changes made by time",
+               body = Vec<serde_json::Value>),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn audit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Caller,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if !caller.user.roles.has(Role::Director) {
+        return Err(ApiError::forbidden("Only directors may read the audit trail."));
+    }
+    let mut errors = FieldErrors::new();
+    let mut number = |field: &str, raw: Option<&str>, min: u64, max: u64| -> Option<u64> {
+        let raw = raw.map(str::trim).filter(|r| !r.is_empty())?;
+        match raw.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                errors.add(field, format!("must be a whole number from {min} to {max}"));
+                None
+            }
+        }
+    };
+    let user = number("user", query.user.as_deref(), 1, u64::MAX).map(UserId);
+    let before = number("before", query.before.as_deref(), 1, u64::MAX);
+    let limit = number("limit", query.limit.as_deref(), 1, 500).unwrap_or(100) as usize;
+    errors.into_result(())?;
+    let kind = query.kind.as_deref().map(str::trim).filter(|k| !k.is_empty());
+    state.store.settled().await?;
+    let base = state.base_url(&req);
+    let mut rows = Vec::new();
+    for event in state.store.newest_first(before) {
+        let event = event?;
+        if user.is_some_and(|u| event.by != Some(u)) || kind.is_some_and(|k| event.body.kind() != k) {
+            continue;
+        }
+        rows.push(event_row(&event, &base));
+        if rows.len() == limit {
+            break;
+        }
+    }
+    Ok(HttpResponse::Ok().json(rows))
 }

@@ -17,7 +17,7 @@ mod commit;
 mod records;
 
 use crate::domain::event::{Event, EventBody};
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, UserId};
 use commit::{Committer, Pending};
 pub use records::{MetaValue, Record};
 use std::fs::File;
@@ -104,6 +104,8 @@ type Write = (TreeName, Vec<u8>, Option<Vec<u8>>);
 pub struct Batch {
     writes: Vec<Write>,
     events: Vec<EventBody>,
+    /// Who the change is for the audit trail; `None` for a change made by time.
+    by: Option<UserId>,
 }
 
 impl Batch {
@@ -127,6 +129,12 @@ impl Batch {
     pub fn meta<T: MetaValue>(&mut self, key: &str, value: &T) -> &mut Self {
         self.writes
             .push((TreeName::Meta, key.as_bytes().to_vec(), Some(value.encode())));
+        self
+    }
+
+    /// Names who made this change: every event of the batch records them.
+    pub fn by(&mut self, user: UserId) -> &mut Self {
+        self.by = Some(user);
         self
     }
 
@@ -308,6 +316,7 @@ impl Store {
     /// Applies `batch` atomically, numbering its events, and queues it for the disk.
     pub fn commit(&self, batch: Batch, now: Timestamp) -> Result<Commit, StoreError> {
         let mut next_seq = self.inner.next_seq.lock().map_err(|_| StoreError::Poisoned)?;
+        let by = batch.by;
         let events: Vec<Arc<Event>> = batch
             .events
             .into_iter()
@@ -316,6 +325,7 @@ impl Store {
                 Arc::new(Event {
                     seq: *next_seq + i as u64,
                     at: now,
+                    by,
                     body,
                 })
             })
@@ -495,6 +505,16 @@ impl Store {
         }
         events.apply_batch(batch)?;
         Ok(())
+    }
+
+    /// Retained events with `seq` below `before` (all, without it), newest first, read
+    /// as the iterator goes.
+    pub fn newest_first(&self, before: Option<u64>) -> impl Iterator<Item = Result<Event, StoreError>> {
+        let end = before.unwrap_or(u64::MAX);
+        self.tree(TreeName::Events)
+            .range(..end.to_be_bytes())
+            .rev()
+            .map(|kv| Event::decode(&kv?.1))
     }
 
     /// The `seq` of the oldest retained event, if any.

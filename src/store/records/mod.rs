@@ -14,6 +14,7 @@
 
 mod v1;
 mod v2;
+mod v3;
 
 use super::{StoreError, TreeName};
 use crate::domain::board::TicketView;
@@ -56,7 +57,7 @@ mod current {
     pub const CHUNK: u8 = 1;
     pub const SESSION: u8 = 1;
     pub const NOTIFICATION_SETTINGS: u8 = 1;
-    pub const EVENT: u8 = 2;
+    pub const EVENT: u8 = 3;
     pub const QUEUE_SETTINGS: u8 = 1;
     pub const COUNTER: u8 = 1;
     pub const STORE_ID: u8 = 1;
@@ -193,14 +194,25 @@ record_v1!(
     v1::NotificationSettings,
     |s| s.0 .0
 );
-record_v2!(
-    Event,
-    TreeName::Events,
-    current::EVENT,
-    v1::Event,
-    v2::Event,
-    |e| e.seq
-);
+impl Record for Event {
+    const TREE: TreeName = TreeName::Events;
+    fn key(&self) -> Vec<u8> {
+        self.seq.to_be_bytes().to_vec()
+    }
+    fn encode(&self) -> Vec<u8> {
+        encode_as(current::EVENT, &v3::Event::from(self))
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        let tree = TreeName::Events.name();
+        let checked: Checked<Self> = match version_of(bytes, tree)? {
+            (1, rest) => body::<v1::Event>(rest, tree)?.try_into(),
+            (2, rest) => body::<v2::Event>(rest, tree)?.try_into(),
+            (3, rest) => body::<v3::Event>(rest, tree)?.try_into(),
+            (v, _) => return Err(newer(tree, v)),
+        };
+        checked.map_err(|detail| decode_error(tree, detail))
+    }
+}
 
 /// Keyed by user, then the client's key.
 impl Record for StoredResponse {
@@ -739,9 +751,9 @@ impl TryFrom<v1::NotificationSettings> for (UserId, NotificationSettings) {
     }
 }
 
-impl From<&Event> for v2::Event {
-    fn from(e: &Event) -> Self {
-        let body = match &e.body {
+impl From<&EventBody> for v2::EventBody {
+    fn from(body: &EventBody) -> Self {
+        match body {
             EventBody::TicketCreated(v) => v2::EventBody::TicketCreated(v.into()),
             EventBody::TicketUpdated(v) => v2::EventBody::TicketUpdated(v.into()),
             EventBody::QueueUpdated(s) => v2::EventBody::QueueUpdated(s.into()),
@@ -762,11 +774,17 @@ impl From<&Event> for v2::Event {
                 to: to.0,
                 minutes_before: *minutes_before,
             },
-        };
-        v2::Event {
+        }
+    }
+}
+
+impl From<&Event> for v3::Event {
+    fn from(e: &Event) -> Self {
+        v3::Event {
             seq: e.seq,
             at: e.at,
-            body,
+            by: e.by.map(|u| u.0),
+            body: (&e.body).into(),
         }
     }
 }
@@ -814,10 +832,10 @@ impl TryFrom<v1::Event> for Event {
     }
 }
 
-impl TryFrom<v2::Event> for Event {
+impl TryFrom<v2::EventBody> for EventBody {
     type Error = String;
-    fn try_from(e: v2::Event) -> Checked<Self> {
-        let body = match e.body {
+    fn try_from(body: v2::EventBody) -> Checked<Self> {
+        Ok(match body {
             v2::EventBody::TicketCreated(v) => EventBody::TicketCreated(v.try_into()?),
             v2::EventBody::TicketUpdated(v) => EventBody::TicketUpdated(v.try_into()?),
             v2::EventBody::QueueUpdated(s) => EventBody::QueueUpdated(s.into()),
@@ -841,11 +859,32 @@ impl TryFrom<v2::Event> for Event {
                 to: UserId(to),
                 minutes_before,
             },
-        };
+        })
+    }
+}
+
+/// Before version 3 nobody was recorded as the cause.
+impl TryFrom<v2::Event> for Event {
+    type Error = String;
+    fn try_from(e: v2::Event) -> Checked<Self> {
+        v3::Event {
+            seq: e.seq,
+            at: e.at,
+            by: None,
+            body: e.body,
+        }
+        .try_into()
+    }
+}
+
+impl TryFrom<v3::Event> for Event {
+    type Error = String;
+    fn try_from(e: v3::Event) -> Checked<Self> {
         Ok(Event {
             seq: e.seq,
             at: e.at,
-            body,
+            by: e.by.map(UserId),
+            body: e.body.try_into()?,
         })
     }
 }
@@ -908,6 +947,7 @@ mod tests {
             let event = Event {
                 seq: 9,
                 at: chrono::Utc::now(),
+                by: Some(UserId(4)),
                 body,
             };
             let bytes = Record::encode(&event);
