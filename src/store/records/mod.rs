@@ -95,9 +95,10 @@ fn newer(tree: &'static str, version: u8) -> StoreError {
     )
 }
 
-/// Implements [`Record`] for a domain type stored as `$v1` (today its only version).
-macro_rules! record_v1 {
-    ($domain:ty, $tree:expr, $version:expr, $v1:ty, |$it:ident| $key:expr) => {
+/// Implements [`Record`] for a domain type: written as `$current` with version byte
+/// `$version`, read from every listed version (each converts to the domain type).
+macro_rules! record {
+    ($domain:ty, $tree:expr, $version:expr, writes $current:ty, reads [$($v:literal => $old:ty),+], |$it:ident| $key:expr) => {
         impl Record for $domain {
             const TREE: TreeName = $tree;
             fn key(&self) -> Vec<u8> {
@@ -105,43 +106,24 @@ macro_rules! record_v1 {
                 $key.to_be_bytes().to_vec()
             }
             fn encode(&self) -> Vec<u8> {
-                encode_as($version, &<$v1>::from(self))
-            }
-            fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-                let tree = $tree.name();
-                match version_of(bytes, tree)? {
-                    (1, rest) => body::<$v1>(rest, tree)?
-                        .try_into()
-                        .map_err(|detail| decode_error(tree, detail)),
-                    (v, _) => Err(newer(tree, v)),
-                }
-            }
-        }
-    };
-}
-
-/// Implements [`Record`] for a domain type stored as `$v2`, reading `$v1` beside it.
-macro_rules! record_v2 {
-    ($domain:ty, $tree:expr, $version:expr, $v1:ty, $v2:ty, |$it:ident| $key:expr) => {
-        impl Record for $domain {
-            const TREE: TreeName = $tree;
-            fn key(&self) -> Vec<u8> {
-                let $it = self;
-                $key.to_be_bytes().to_vec()
-            }
-            fn encode(&self) -> Vec<u8> {
-                encode_as($version, &<$v2>::from(self))
+                encode_as($version, &<$current>::from(self))
             }
             fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
                 let tree = $tree.name();
                 let checked: Checked<Self> = match version_of(bytes, tree)? {
-                    (1, rest) => body::<$v1>(rest, tree)?.try_into(),
-                    (2, rest) => body::<$v2>(rest, tree)?.try_into(),
+                    $(($v, rest) => body::<$old>(rest, tree)?.try_into(),)+
                     (v, _) => return Err(newer(tree, v)),
                 };
                 checked.map_err(|detail| decode_error(tree, detail))
             }
         }
+    };
+}
+
+/// A domain type whose only record version is `$v1`.
+macro_rules! record_v1 {
+    ($domain:ty, $tree:expr, $version:expr, $v1:ty, |$it:ident| $key:expr) => {
+        record!($domain, $tree, $version, writes $v1, reads [1 => $v1], |$it| $key);
     };
 }
 
@@ -153,14 +135,8 @@ record_v1!(
     v1::DeviceSession,
     |s| s.id.0
 );
-record_v2!(
-    Ticket,
-    TreeName::Tickets,
-    current::TICKET,
-    v1::Ticket,
-    v2::Ticket,
-    |t| t.id.0
-);
+record!(Ticket, TreeName::Tickets, current::TICKET, writes v2::Ticket,
+    reads [1 => v1::Ticket, 2 => v2::Ticket], |t| t.id.0);
 // One feedback per ticket, keyed by the ticket.
 record_v1!(
     Feedback,
@@ -194,25 +170,8 @@ record_v1!(
     v1::NotificationSettings,
     |s| s.0 .0
 );
-impl Record for Event {
-    const TREE: TreeName = TreeName::Events;
-    fn key(&self) -> Vec<u8> {
-        self.seq.to_be_bytes().to_vec()
-    }
-    fn encode(&self) -> Vec<u8> {
-        encode_as(current::EVENT, &v3::Event::from(self))
-    }
-    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        let tree = TreeName::Events.name();
-        let checked: Checked<Self> = match version_of(bytes, tree)? {
-            (1, rest) => body::<v1::Event>(rest, tree)?.try_into(),
-            (2, rest) => body::<v2::Event>(rest, tree)?.try_into(),
-            (3, rest) => body::<v3::Event>(rest, tree)?.try_into(),
-            (v, _) => return Err(newer(tree, v)),
-        };
-        checked.map_err(|detail| decode_error(tree, detail))
-    }
-}
+record!(Event, TreeName::Events, current::EVENT, writes v3::Event,
+    reads [1 => v1::Event, 2 => v2::Event, 3 => v3::Event], |e| e.seq);
 
 /// Keyed by user, then the client's key.
 impl Record for StoredResponse {
