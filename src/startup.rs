@@ -202,6 +202,9 @@ impl Application {
                     HttpService::build()
                         // The head check answers slow heads (408) with a body itself.
                         .client_request_timeout(std::time::Duration::ZERO)
+                        // As actix-web's `HttpServer` has it: a closing connection gets a
+                        // second to finish before it is dropped.
+                        .client_disconnect_timeout(std::time::Duration::from_secs(1))
                         .local_addr(local)
                         .h1(map_config(app, |_| AppConfig::default())),
                 )
