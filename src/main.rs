@@ -30,6 +30,19 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Write a backup of a stopped server's data folder to FILE (as `GET /api/admin/backup/`).
+    Backup {
+        /// The data folder (default: `store.path` of the configuration).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        file: PathBuf,
+    },
+    /// Build a data folder (absent or empty) from a backup FILE.
+    Restore {
+        file: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+    },
     /// Write every record of one kind, oldest first, from a stopped server's data folder:
     /// tickets, feedback, sessions, availability, events or users.
     Export {
@@ -80,6 +93,8 @@ fn main() -> std::process::ExitCode {
                 data,
                 out,
             } => export(config, &kind, &format, data, out),
+            Command::Backup { data, file } => backup(config, data, &file),
+            Command::Restore { file, data } => restore(&file, &data),
         }
     });
     match result {
@@ -150,6 +165,38 @@ async fn add_user(config: Config, email: String, name: String, roles: Vec<Role>)
         user.id,
         user.email,
         user.roles.names().join(", ")
+    );
+    Ok(())
+}
+
+fn backup(config: Config, data: Option<PathBuf>, file: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let path = data.unwrap_or(config.store.path.clone());
+    let store = mentorq::store::Store::open_with_cache(&path, config.store.cache_capacity_bytes)?;
+    let snapshot = store.snapshot()?;
+    let seq = snapshot.seq();
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(file).with_context(|| format!("cannot create {}", file.display()))?,
+    );
+    for piece in snapshot.into_pieces() {
+        out.write_all(&piece)?;
+    }
+    out.into_inner()?.sync_all()?;
+    println!(
+        "backup of {} written to {} (up to event {seq})",
+        path.display(),
+        file.display()
+    );
+    Ok(())
+}
+
+fn restore(file: &std::path::Path, data: &std::path::Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let seq = mentorq::store::backup::restore(&bytes, data)?;
+    println!(
+        "restored {} into {} (up to event {seq})",
+        file.display(),
+        data.display()
     );
     Ok(())
 }

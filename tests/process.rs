@@ -581,3 +581,213 @@ async fn export_reads_a_stopped_servers_folder_and_refuses_a_running_ones() {
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown kind `secrets`"));
 }
+
+/// `mentorq restore FILE --data DIR`.
+fn restore(file: &Path, data: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mentorq"))
+        .args(["restore", "--config", "/nonexistent/config.toml"])
+        .arg(file)
+        .arg("--data")
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_under_load_restores_every_acknowledged_write_with_a_new_epoch() {
+    use futures_util::StreamExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let busy = [(
+        "MENTORQ__QUEUE__WRITES_PER_MINUTE".to_string(),
+        "1000000".to_string(),
+    )];
+    let (child, base) = support::spawn_server(&dir.path().join("live"), &busy, None);
+    let server = Server {
+        child,
+        base: base.clone(),
+    };
+    let client = reqwest::Client::new();
+    register(&client, &base, "ops@example.org").await;
+    let ops = login(&client, &base, "ops@example.org").await.1;
+    let access = ops["access"].as_str().unwrap().to_string();
+    let refresh = ops["refresh"].as_str().unwrap().to_string();
+    let ws_base = base.replace("http://", "ws://");
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{ws_base}/ws?access_token={access}"))
+        .await
+        .unwrap();
+    let snapshot: Value = loop {
+        if let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) = ws.next().await {
+            break serde_json::from_str(t.as_str()).unwrap();
+        }
+    };
+    let old_epoch = snapshot["epoch"].as_str().unwrap().to_string();
+    drop(ws);
+
+    // A writer keeps posting while the backup is taken.
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked: Arc<Mutex<Vec<(u64, std::time::Instant)>>> = Arc::default();
+    let writer = {
+        let (client, base, access, stop, acked) = (
+            client.clone(),
+            base.clone(),
+            access.clone(),
+            stop.clone(),
+            acked.clone(),
+        );
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let url = format!("{base}/api/announcements/");
+                let (status, body) = call(
+                    &client,
+                    reqwest::Method::POST,
+                    url,
+                    &access,
+                    json!({"text": format!("note {n}")}),
+                )
+                .await;
+                assert_eq!(status, 201, "{body}");
+                acked
+                    .lock()
+                    .unwrap()
+                    .push((body["id"].as_u64().unwrap(), std::time::Instant::now()));
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = std::time::Instant::now();
+    let response = client
+        .get(format!("{base}/api/admin/backup/"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let backup_seq: u64 = response.headers()["x-mentorq-seq"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let file = response.bytes().await.unwrap();
+    let answered = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+    let acked = acked.lock().unwrap().clone();
+    let before: Vec<u64> = acked
+        .iter()
+        .filter(|(_, at)| *at < asked)
+        .map(|(id, _)| *id)
+        .collect();
+    assert!(!before.is_empty());
+    assert!(
+        acked.iter().any(|(_, at)| *at > answered),
+        "writers kept acknowledging"
+    );
+    server.signal("TERM");
+    server.wait(Duration::from_secs(5));
+
+    let path = dir.path().join("mentorq.backup");
+    std::fs::write(&path, &file).unwrap();
+    // The same file, from the stopped folder, restores too.
+    let offline = dir.path().join("offline.backup");
+    let taken = Command::new(env!("CARGO_BIN_EXE_mentorq"))
+        .args(["backup", "--config", "/nonexistent/config.toml", "--data"])
+        .arg(dir.path().join("live"))
+        .arg(&offline)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    assert!(restore(&offline, &dir.path().join("from-offline"))
+        .status
+        .success());
+    let mut damaged = file.to_vec();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x40;
+    let damaged_path = dir.path().join("damaged.backup");
+    std::fs::write(&damaged_path, &damaged).unwrap();
+    let refused = restore(&damaged_path, &dir.path().join("nowhere"));
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("damaged"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let restored_dir = dir.path().join("restored");
+    let restored = restore(&path, &restored_dir);
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    let (child, base) = support::spawn_server(&restored_dir, &busy, None);
+    let _server = Server {
+        child,
+        base: base.clone(),
+    };
+    // The old device session still refreshes: same store id, same secret.
+    let (status, pair) = post(
+        &client,
+        format!("{base}/api/auth/refresh/"),
+        json!({"refresh": refresh}),
+    )
+    .await;
+    assert_eq!(status, 200, "{pair}");
+    let access = pair["access"].as_str().unwrap().to_string();
+    // Every announcement acknowledged before the backup was asked for is there, and the
+    // history ends exactly at the backup's seq.
+    let events = client
+        .get(format!("{base}/api/export/events.jsonl"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events: Vec<Value> = events.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.last().unwrap()["seq"], backup_seq);
+    let restored_ids: Vec<u64> = events.iter().filter_map(|e| e["data"]["id"].as_u64()).collect();
+    for id in &before {
+        assert!(
+            restored_ids.contains(id),
+            "announcement {id} acknowledged before the backup is restored"
+        );
+    }
+    // Counters continue: the next announcement gets the next id.
+    let newest = *restored_ids.iter().max().unwrap();
+    let url = format!("{base}/api/announcements/");
+    let (_, next) = call(
+        &client,
+        reqwest::Method::POST,
+        url,
+        &access,
+        json!({"text": "after"}),
+    )
+    .await;
+    assert_eq!(next["id"], newest + 1);
+    // A client of the old server resuming with its since and epoch gets a snapshot.
+    let ws_base = base.replace("http://", "ws://");
+    let url = format!(
+        "{ws_base}/ws?access_token={access}&since={}&epoch={old_epoch}",
+        snapshot["seq"]
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let first: Value = loop {
+        if let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) = ws.next().await {
+            break serde_json::from_str(t.as_str()).unwrap();
+        }
+    };
+    assert_eq!(first["type"], "snapshot");
+    assert_ne!(first["epoch"], old_epoch.as_str());
+}

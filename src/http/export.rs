@@ -115,3 +115,25 @@ pub async fn audit(
     }
     Ok(HttpResponse::Ok().json(rows))
 }
+
+#[utoipa::path(get, path = "/api/admin/backup", tag = "operations",
+    responses((status = 200, description = "the whole store as of one point in commit order (`mentorq restore` reads it); `X-Mentorq-Seq` names it",
+               content_type = "application/octet-stream"),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn backup(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    if !caller.user.roles.has(Role::Director) {
+        return Err(ApiError::forbidden("Only directors may take a backup."));
+    }
+    let snapshot = state.store.snapshot()?;
+    let seq = snapshot.seq();
+    let pieces = snapshot.into_pieces().map(Ok::<_, actix_web::Error>);
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header(("X-Mentorq-Seq", seq.to_string()))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"mentorq-{seq}.backup\""),
+        ))
+        .streaming(futures_util::stream::iter(pieces)))
+}

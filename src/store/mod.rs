@@ -13,6 +13,7 @@
 //! one fdatasync between all writes that arrive together). Callers acknowledge a change
 //! only after that.
 
+pub mod backup;
 mod commit;
 mod records;
 
@@ -44,7 +45,7 @@ pub enum TreeName {
 }
 
 impl TreeName {
-    const ALL: [TreeName; 12] = [
+    pub const ALL: [TreeName; 12] = [
         TreeName::Users,
         TreeName::DeviceSessions,
         TreeName::Tickets,
