@@ -303,6 +303,30 @@ async fn a_ticket_travels_live_between_a_participant_and_a_mentor() {
     screenshot(&mentor, "mentor").await;
     screenshot(&participant, "participant").await;
 
+    // A director downloads the tickets as CSV from the page (it fetches with the token).
+    click(&participant, "#logout").await;
+    log_in(&participant, &base, "ops@example.org").await;
+    click(&participant, "#exports button[data-export='tickets.csv']").await;
+    let toast = participant
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(
+            "//div[contains(@class,'toast') and contains(., 'Downloaded tickets.csv')]",
+        ))
+        .await
+        .expect("the download is reported")
+        .text()
+        .await
+        .unwrap();
+    let bytes: u64 = toast
+        .split('(')
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .map(|n| n.replace([',', '.'], ""))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no size in {toast:?}"));
+    assert!(bytes > 100, "a header and the ticket: {toast}");
+
     mentor.close().await.unwrap();
     participant.close().await.unwrap();
 }
