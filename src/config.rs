@@ -70,6 +70,15 @@ pub struct HttpConfig {
     pub public_url: Option<String>,
 }
 
+impl HttpConfig {
+    /// The base of absolute URLs when `public_url` is set (without a trailing `/`).
+    pub fn public_base(&self) -> Option<String> {
+        self.public_url
+            .as_deref()
+            .map(|url| url.trim_end_matches('/').to_string())
+    }
+}
+
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {

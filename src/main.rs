@@ -216,10 +216,10 @@ fn export(
     let format = Format::parse(format).with_context(|| format!("unknown format `{format}`: csv or jsonl"))?;
     let path = data.unwrap_or(config.store.path.clone());
     let store = mentorq::store::Store::open_with_cache(&path, config.store.cache_capacity_bytes)?;
-    let base = match &config.http.public_url {
-        Some(url) => url.trim_end_matches('/').to_string(),
-        None => format!("http://{}:{}", config.http.host, config.http.port),
-    };
+    let base = config
+        .http
+        .public_base()
+        .unwrap_or_else(|| format!("http://{}:{}", config.http.host, config.http.port));
     let mut sink: Box<dyn Write> = match &out {
         Some(file) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(file).with_context(|| format!("cannot create {}", file.display()))?,

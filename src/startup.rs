@@ -81,8 +81,8 @@ impl Application {
             .with_context(|| format!("cannot listen on {}:{}", config.http.host, config.http.port))?;
         let port = listener.local_addr()?.port();
         let stamp = crate::api::Stamp {
-            base: match &config.http.public_url {
-                Some(url) => url.trim_end_matches('/').into(),
+            base: match config.http.public_base() {
+                Some(base) => base.into(),
                 None => format!("http://{}", listener.local_addr()?).into(),
             },
             epoch: store.epoch().to_string().into(),

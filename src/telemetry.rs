@@ -44,7 +44,7 @@ pub fn install() -> &'static PrometheusHandle {
             .expect("no other metrics recorder is installed in this process");
         describe();
         metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
-        metrics_process::Collector::default().describe();
+        process_collector().describe();
         handle
     })
 }
@@ -77,9 +77,15 @@ fn describe() {
 /// The Prometheus text of every metric, with the process's own figures read now.
 pub fn render() -> String {
     let handle = install();
-    metrics_process::Collector::default().collect();
+    process_collector().collect();
     handle.run_upkeep();
     handle.render()
+}
+
+/// The process figures' collector, made once (it builds its metric names).
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
 }
 
 /// The counter of frames sent, looked up once.

@@ -289,6 +289,19 @@ impl Handler<ChangeTicket> for QueueActor {
 #[rtype(result = "QueueSummary")]
 pub struct GetQueue;
 
+/// How many tickets are in each status (for `/metrics`: counted, nothing sorted).
+#[derive(Message)]
+#[rtype(result = "Vec<(Status, usize)>")]
+pub struct CountTickets;
+
+impl Handler<CountTickets> for QueueActor {
+    type Result = MessageResult<CountTickets>;
+
+    fn handle(&mut self, _: CountTickets, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.board.status_counts())
+    }
+}
+
 impl Handler<GetQueue> for QueueActor {
     type Result = MessageResult<GetQueue>;
 

@@ -6,13 +6,13 @@
 //! `;` and a nested object (an event's `data`) is its JSON text. Shared by
 //! `GET /api/export/{kind}.{format}` and `mentorq export`.
 
-use crate::api::views::{event_data, ChunkJson, FeedbackJson, SessionJson, TicketJson, UserView};
+use crate::api::views::{event_data, value, ChunkJson, FeedbackJson, SessionJson, TicketJson, UserView};
 use crate::domain::board::TicketView;
 use crate::domain::event::Event;
 use crate::domain::feedback::Feedback;
 use crate::domain::schedule::{Chunk, Session};
 use crate::domain::ticket::Ticket;
-use crate::domain::user::User;
+use crate::domain::user::{Oversight, User};
 use crate::store::{Record, Store, StoreError};
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
@@ -55,9 +55,14 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// Users (emails, roles) are for directors; every other kind for managers.
-    pub fn for_directors_only(self) -> bool {
-        self == Kind::Users
+    /// What exporting this kind is, for [`may_oversee`](crate::domain::user::may_oversee):
+    /// the accounts are people's details, the rest the event's records.
+    pub fn oversight(self) -> Oversight {
+        if self == Kind::Users {
+            Oversight::ExportPeople
+        } else {
+            Oversight::Export
+        }
     }
 
     /// The CSV header: the JSON view's field names, as its schema lists them.
@@ -111,9 +116,6 @@ fn rows_of<R: Record + 'static>(store: &Store, view: impl Fn(R) -> Value + Send 
 
 /// The rows of `kind`, as JSON objects with absolute URLs under `base`.
 fn rows(store: &Store, kind: Kind, base: String) -> Rows {
-    fn json(view: impl serde::Serialize) -> Value {
-        serde_json::to_value(view).expect("views serialise to JSON")
-    }
     match kind {
         Kind::Tickets => rows_of::<Ticket>(store, move |ticket| {
             let view = TicketView {
@@ -121,13 +123,13 @@ fn rows(store: &Store, kind: Kind, base: String) -> Rows {
                 position: None,
                 estimated_wait_seconds: None,
             };
-            json(TicketJson::new(&view, &base))
+            value(TicketJson::new(&view, &base))
         }),
-        Kind::Feedback => rows_of::<Feedback>(store, move |f| json(FeedbackJson::new(&f, &base))),
-        Kind::Sessions => rows_of::<Session>(store, move |s| json(SessionJson::from(&s))),
-        Kind::Availability => rows_of::<Chunk>(store, move |c| json(ChunkJson::from(&c))),
+        Kind::Feedback => rows_of::<Feedback>(store, move |f| value(FeedbackJson::new(&f, &base))),
+        Kind::Sessions => rows_of::<Session>(store, move |s| value(SessionJson::from(&s))),
+        Kind::Availability => rows_of::<Chunk>(store, move |c| value(ChunkJson::from(&c))),
         Kind::Events => rows_of::<Event>(store, move |e| event_row(&e, &base)),
-        Kind::Users => rows_of::<User>(store, move |u| json(UserView::from(&u))),
+        Kind::Users => rows_of::<User>(store, move |u| value(UserView::from(&u))),
     }
 }
 

@@ -57,12 +57,9 @@ impl AppState {
     /// The base of absolute URLs in an answer to `req`: `http.public_url`, or the
     /// scheme and host the request came to.
     pub fn base_url(&self, req: &actix_web::HttpRequest) -> String {
-        match &self.config.http.public_url {
-            Some(url) => url.trim_end_matches('/').to_string(),
-            None => {
-                let info = req.connection_info();
-                format!("{}://{}", info.scheme(), info.host())
-            }
-        }
+        self.config.http.public_base().unwrap_or_else(|| {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        })
     }
 }

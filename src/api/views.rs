@@ -279,7 +279,8 @@ impl From<&Session> for SessionJson {
     }
 }
 
-fn value(view: impl serde::Serialize) -> Value {
+/// A view as a JSON value.
+pub fn value(view: impl serde::Serialize) -> Value {
     serde_json::to_value(view).expect("views serialise to JSON")
 }
 

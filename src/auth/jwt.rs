@@ -129,13 +129,7 @@ impl TokenKeys {
         let generation: u64 = generation.parse().ok()?;
         let expected = self.mac(session, generation);
         // Compare in constant time: the MAC is the secret part.
-        let same = expected.len() == mac.len()
-            && expected
-                .bytes()
-                .zip(mac.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        same.then_some((session, generation))
+        super::same_secret(&expected, mac).then_some((session, generation))
     }
 }
 

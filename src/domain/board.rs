@@ -140,6 +140,14 @@ impl Board {
         self.claimed
     }
 
+    /// How many tickets are in each status, every status listed.
+    pub fn status_counts(&self) -> Vec<(Status, usize)> {
+        Status::ALL
+            .iter()
+            .map(|s| (*s, self.tickets.values().filter(|t| t.status == *s).count()))
+            .collect()
+    }
+
     /// The mean service time over recent tickets (a default before there are any).
     pub fn service_seconds(&self) -> f64 {
         let samples: Vec<f64> = self.service.iter().copied().collect();

@@ -106,6 +106,38 @@ pub fn may_list_users(roles: Roles) -> bool {
     roles.is_manager()
 }
 
+/// Ways of taking the event's data out of the store, or looking back through it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Oversight {
+    /// Exporting tickets, feedback, sessions, availability or events.
+    Export,
+    /// Exporting the accounts (emails and roles).
+    ExportPeople,
+    /// Reading who caused what.
+    Audit,
+    /// Taking a backup of the whole store.
+    Backup,
+}
+
+/// Managers may export the event's records; only directors the accounts, the audit
+/// trail and backups (which hold everything). `Err` says why not.
+pub fn may_oversee(roles: Roles, what: Oversight) -> Result<(), &'static str> {
+    let (allowed, why) = match what {
+        Oversight::Export => (roles.is_manager(), "Only organizers and directors may export."),
+        Oversight::ExportPeople => (roles.has(Role::Director), "Only directors may export the users."),
+        Oversight::Audit => (
+            roles.has(Role::Director),
+            "Only directors may read the audit trail.",
+        ),
+        Oversight::Backup => (roles.has(Role::Director), "Only directors may take a backup."),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(why)
+    }
+}
+
 /// A user account as the user store keeps it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct User {
@@ -320,6 +352,28 @@ impl DeviceSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn managers_export_records_and_only_directors_see_people_the_audit_and_backups() {
+        let roles = |r: &[Role]| Roles::from_iter(r.iter().copied());
+        let cases = [
+            (Oversight::Export, [false, false, true, true]),
+            (Oversight::ExportPeople, [false, false, false, true]),
+            (Oversight::Audit, [false, false, false, true]),
+            (Oversight::Backup, [false, false, false, true]),
+        ];
+        let cast = [
+            roles(&[]),
+            roles(&[Role::Mentor]),
+            roles(&[Role::Organizer]),
+            roles(&[Role::Director]),
+        ];
+        for (what, expected) in cases {
+            for (who, allowed) in cast.iter().zip(expected) {
+                assert_eq!(may_oversee(*who, what).is_ok(), allowed, "{what:?} by {who:?}");
+            }
+        }
+    }
     use chrono::{Duration, TimeZone, Utc};
 
     fn t0() -> Timestamp {

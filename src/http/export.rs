@@ -5,7 +5,7 @@ use crate::api::error::{ApiError, ErrorBody};
 use crate::api::export::{event_row, pages, Format, Kind};
 use crate::api::extract::Caller;
 use crate::api::AppState;
-use crate::domain::user::Role;
+use crate::domain::user::{may_oversee, Oversight};
 use crate::domain::validate::FieldErrors;
 use crate::domain::UserId;
 use actix_web::http::header;
@@ -31,19 +31,7 @@ pub async fn export(
         .rsplit_once('.')
         .and_then(|(kind, format)| Some((Kind::parse(kind)?, Format::parse(format)?)))
         .ok_or(ApiError::NotFound)?;
-    let roles = caller.user.roles;
-    let allowed = if kind.for_directors_only() {
-        roles.has(Role::Director)
-    } else {
-        roles.is_manager()
-    };
-    if !allowed {
-        return Err(ApiError::forbidden(if kind.for_directors_only() {
-            "Only directors may export the users."
-        } else {
-            "Only organizers and directors may export."
-        }));
-    }
+    may_oversee(caller.user.roles, kind.oversight()).map_err(ApiError::forbidden)?;
     // What the export reads is what has been acknowledged.
     state.store.settled().await?;
     let pages = pages(&state.store, kind, format, state.base_url(&req))
@@ -81,9 +69,7 @@ pub async fn audit(
     caller: Caller,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    if !caller.user.roles.has(Role::Director) {
-        return Err(ApiError::forbidden("Only directors may read the audit trail."));
-    }
+    may_oversee(caller.user.roles, Oversight::Audit).map_err(ApiError::forbidden)?;
     let mut errors = FieldErrors::new();
     let mut number = |field: &str, raw: Option<&str>, min: u64, max: u64| -> Option<u64> {
         let raw = raw.map(str::trim).filter(|r| !r.is_empty())?;
@@ -122,9 +108,7 @@ pub async fn audit(
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn backup(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    if !caller.user.roles.has(Role::Director) {
-        return Err(ApiError::forbidden("Only directors may take a backup."));
-    }
+    may_oversee(caller.user.roles, Oversight::Backup).map_err(ApiError::forbidden)?;
     let snapshot = state.store.snapshot()?;
     let seq = snapshot.seq();
     let pieces = snapshot.into_pieces().map(Ok::<_, actix_web::Error>);

@@ -1,11 +1,10 @@
 //! Operations routes: liveness, readiness, metrics and the OpenAPI document.
 
-use crate::actors::queue::{GetQueue, GetStats};
+use crate::actors::queue::{CountTickets, GetQueue};
 use crate::actors::users::GetUser;
 use crate::actors::Settled;
 use crate::api::error::ApiError;
 use crate::api::AppState;
-use crate::domain::ticket::Status;
 use crate::domain::UserId;
 use crate::telemetry;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -31,20 +30,14 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     if let Some(token) = &state.config.metrics.token {
         let given = crate::api::extract::bearer(&req).unwrap_or("");
-        let same = given.len() == token.len()
-            && given
-                .bytes()
-                .zip(token.bytes())
-                .fold(0, |acc, (a, b)| acc | (a ^ b))
-                == 0;
+        let same = crate::auth::same_secret(given, token);
         if !same {
             return Err(ApiError::NotAuthenticated);
         }
     }
-    let stats = state.queue.send(Settled(GetStats)).await???;
+    let counts = state.queue.send(Settled(CountTickets)).await??;
     let queue = state.queue.send(GetQueue).await?;
-    for status in Status::ALL {
-        let count = stats.counts.get(status.as_str()).copied().unwrap_or(0);
+    for (status, count) in counts {
         metrics::gauge!(telemetry::TICKETS, "queue" => "1", "status" => status.as_str()).set(count as f64);
     }
     metrics::gauge!(telemetry::MENTORS_ONLINE, "queue" => "1").set(queue.mentors_online as f64);

@@ -458,11 +458,7 @@ impl Store {
 
     /// Every record of type `R`, in key order.
     pub fn load_all<R: Record>(&self) -> Result<Vec<R>, StoreError> {
-        self.tree(R::TREE)
-            .iter()
-            .values()
-            .map(|v| R::decode(&v?))
-            .collect()
+        self.records().collect()
     }
 
     /// Every record of type `R`, in key order, read as the iterator goes (for exports
