@@ -25,10 +25,15 @@ impl TicketView {
         if self.ticket.owner_shown_to(who, roles) {
             self
         } else {
-            TicketView {
-                ticket: self.ticket.without_owner_name(),
-                ..self
-            }
+            self.without_owner_name()
+        }
+    }
+
+    /// The view for those who may not see whose ticket it is.
+    pub fn without_owner_name(self) -> TicketView {
+        TicketView {
+            ticket: self.ticket.without_owner_name(),
+            ..self
         }
     }
 }

@@ -89,7 +89,7 @@ impl Event {
             return vec![(self.body.audience(), Cow::Borrowed(self))];
         }
         let owner = view.ticket.owner;
-        let hidden = view.clone().seen_by(UserId(0), Roles::default());
+        let hidden = view.clone().without_owner_name();
         let body = match self.body {
             EventBody::TicketCreated(_) => EventBody::TicketCreated(hidden),
             _ => EventBody::TicketUpdated(hidden),
