@@ -211,6 +211,9 @@ pub struct QueueConfig {
     pub max_active_tickets: u32,
     /// Writes (POST, PATCH, PUT, DELETE) one user may make per minute.
     pub writes_per_minute: u32,
+    /// A CLAIMED ticket whose mentor showed no sign of life (a WebSocket connection or
+    /// an authenticated request) for this long goes back to OPEN; 0 = never.
+    pub claim_release_seconds: u64,
 }
 
 impl Default for QueueConfig {
@@ -218,6 +221,7 @@ impl Default for QueueConfig {
         QueueConfig {
             max_active_tickets: 1,
             writes_per_minute: 30,
+            claim_release_seconds: 600,
         }
     }
 }

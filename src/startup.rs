@@ -2,7 +2,7 @@
 //! The caller owns the lifecycle: `build`, read `port()`, then `run_until_stopped()`.
 
 use crate::actors::idempotency::IdempotencyActor;
-use crate::actors::queue::QueueActor;
+use crate::actors::queue::{QueueActor, QueueRules};
 use crate::actors::session::SessionActor;
 use crate::actors::users::UserActor;
 use crate::api::AppState;
@@ -10,6 +10,7 @@ use crate::auth::lcs::LcsClient;
 use crate::auth::{secret, TokenKeys};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, Provider};
+use crate::domain::capacity::Capacity;
 use crate::domain::projection::{Projection, Seed};
 use crate::http;
 use crate::http::head::{Guarded, HeadLimits};
@@ -57,24 +58,34 @@ impl Application {
         // Each actor runs on its own thread (arbiter); the HTTP workers reach them by
         // address. Order matters only for who needs whose address.
         let arbiters = [Arbiter::new(), Arbiter::new(), Arbiter::new(), Arbiter::new()];
-        let queue_actor = QueueActor::load(store.clone(), clock.clone(), config.queue.max_active_tickets)?;
         let session_actor = SessionActor::load(
             store.clone(),
             clock.clone(),
             config.sessions.meeting_url_template.clone(),
         )?;
+        // Both evaluators of mentor capacity start from the staffing as loaded; the
+        // SessionActor tells them of every change from then on.
+        let staffing = session_actor.staffing_seed();
+        let queue_actor = QueueActor::load(
+            store.clone(),
+            clock.clone(),
+            QueueRules {
+                max_active: config.queue.max_active_tickets,
+                claim_release_seconds: config.queue.claim_release_seconds,
+            },
+            staffing.clone(),
+        )?;
         // The Hub's projection starts from the owners' state, which at start-up is
         // exactly what is durable; nothing commits before the actors run.
-        let (tickets, settings, announcements) = queue_actor.projection_seed();
+        let (tickets, queues, announcements) = queue_actor.projection_seed();
         let projection = Projection::new(Seed {
             tickets,
-            settings,
+            queues,
             announcements,
             sessions: session_actor.projection_seed(),
             last_seq: store.next_seq() - 1,
         });
         let queue = QueueActor::start_in_arbiter(&arbiters[0].handle(), move |_| queue_actor);
-        let sessions = SessionActor::start_in_arbiter(&arbiters[1].handle(), move |_| session_actor);
         // Bound before the Hub exists: without `http.public_url`, pushed URLs name the
         // address the server listens on.
         let listener = TcpListener::bind((config.http.host.as_str(), config.http.port))
@@ -91,11 +102,14 @@ impl Application {
             projection,
             clock.clone(),
             queue.clone(),
+            Capacity::new(staffing),
             config.realtime.retain_events,
             config.realtime.outbox_limit,
             stamp.clone(),
         );
         let hub = Hub::start_in_arbiter(&arbiters[2].handle(), move |_| hub_actor);
+        let session_actor = session_actor.with_listeners(vec![queue.clone().recipient(), hub.clone().recipient()]);
+        let sessions = SessionActor::start_in_arbiter(&arbiters[1].handle(), move |_| session_actor);
         let sink = hub.clone();
         store.set_event_sink(Box::new(move |events| sink.do_send(Publish(events.to_vec()))));
         let users_actor = UserActor::load(

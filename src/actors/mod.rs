@@ -7,6 +7,7 @@
 //! un-durable is visible: reads go through [`Settled`], refusals through
 //! [`after_barrier`].
 
+pub mod capacity;
 pub mod idempotency;
 pub mod queue;
 pub mod session;

@@ -6,7 +6,9 @@
 //! timer set for the agenda's first entry, always at the clock's `now`: a test moves a
 //! manual clock and the next request sees the world as of that moment, with no sleeping.
 
+use super::capacity::StaffingChanged;
 use super::{after_barrier, commit_then, next_id, Reply};
+use crate::domain::capacity::Staffing;
 use crate::clock::SharedClock;
 use crate::domain::event::EventBody;
 use crate::domain::schedule::{
@@ -61,6 +63,9 @@ pub struct SessionActor {
     wake: Option<SpawnHandle>,
     next_chunk: u64,
     next_session: u64,
+    /// Those who evaluate mentor capacity (the `QueueActor`, the Hub): told of every
+    /// change to a mentor's staffing or confirmed sessions.
+    listeners: Vec<Recipient<StaffingChanged>>,
 }
 
 const NEXT_CHUNK: &str = "next_id.chunks";
@@ -94,6 +99,58 @@ impl SessionActor {
             wake: None,
             next_chunk,
             next_session,
+            listeners: Vec::new(),
+        })
+    }
+
+    /// Tells `listeners` of every staffing change from now on.
+    pub fn with_listeners(mut self, listeners: Vec<Recipient<StaffingChanged>>) -> Self {
+        self.listeners = listeners;
+        self
+    }
+
+    /// Every mentor's staffing as loaded: those with a profile or a confirmed session.
+    pub fn staffing_seed(&self) -> Vec<(UserId, Staffing)> {
+        let mentors: BTreeSet<UserId> = self
+            .profiles
+            .keys()
+            .copied()
+            .chain(self.sessions.values().map(|s| s.mentor))
+            .collect();
+        mentors.into_iter().map(|m| (m, self.staffing_of(m))).collect()
+    }
+
+    /// The capacity model's view of `mentor` now.
+    fn staffing_of(&self, mentor: UserId) -> Staffing {
+        match self.profiles.get(&mentor) {
+            Some(p) => p.staffing(self.sessions.values()),
+            None => Staffing {
+                sessions: crate::domain::schedule::confirmed_spans(mentor, self.sessions.values()),
+                ..Staffing::default()
+            },
+        }
+    }
+
+    /// `reply`, but once it succeeded (the change is durable) and before it is
+    /// answered, tells the listeners `mentor`'s staffing as it is now in memory.
+    fn telling<T: Send + 'static>(
+        &self,
+        reply: Reply<T, SessionError>,
+        mentor: UserId,
+    ) -> Reply<T, SessionError> {
+        let listeners = self.listeners.clone();
+        let message = StaffingChanged {
+            user: mentor,
+            staffing: self.staffing_of(mentor),
+        };
+        Box::pin(async move {
+            let result = reply.await;
+            if result.is_ok() {
+                for listener in &listeners {
+                    listener.do_send(message.clone());
+                }
+            }
+            result
         })
     }
 
@@ -163,9 +220,17 @@ impl SessionActor {
         batch.put(&session);
         match self.store.commit(batch, now) {
             Ok(_) => {
+                let mentor = session.mentor;
                 self.sessions.insert(id, session);
                 for chunk in released {
                     self.chunks.insert(chunk.id, chunk);
+                }
+                let message = StaffingChanged {
+                    user: mentor,
+                    staffing: self.staffing_of(mentor),
+                };
+                for listener in &self.listeners {
+                    listener.do_send(message.clone());
                 }
             }
             Err(error) => tracing::error!(%error, session = %id, "could not record a time-driven change"),
@@ -252,6 +317,8 @@ pub struct PutProfile {
     pub about_me: Option<String>,
     pub skills: Option<Vec<String>>,
     pub team_number: Option<i64>,
+    /// The queues staffed (already checked to exist); `None` for every queue.
+    pub queues: Option<BTreeSet<crate::domain::QueueId>>,
 }
 
 impl Handler<PutProfile> for SessionActor {
@@ -262,7 +329,7 @@ impl Handler<PutProfile> for SessionActor {
             let e = ScheduleError::Forbidden("Only mentors have a mentor profile.");
             return after_barrier(&self.store, Err(e.into()));
         }
-        let profile = match MentorProfile::parse(
+        let mut profile = match MentorProfile::parse(
             msg.by.id,
             &msg.by.name,
             msg.about_me.as_deref(),
@@ -272,13 +339,56 @@ impl Handler<PutProfile> for SessionActor {
             Ok(p) => p,
             Err(e) => return Box::pin(async move { Err(e.into()) }),
         };
+        profile.queues = msg.queues;
+        // Presence is set on its own route; a profile edit keeps it.
+        profile.away = self.profiles.get(&msg.by.id).is_some_and(|p| p.away);
+        self.put_profile(profile, msg.by.id)
+    }
+}
+
+impl SessionActor {
+    fn put_profile(&mut self, profile: MentorProfile, by: UserId) -> Reply<MentorProfile, SessionError> {
         let mut batch = Batch::new();
-        batch.by(msg.by.id);
+        batch.by(by);
         batch.put(&profile);
-        commit_then(self.store.clone(), batch, self.clock.now(), |_| {
+        let mentor = profile.user;
+        let reply = commit_then(self.store.clone(), batch, self.clock.now(), |_| {
             self.profiles.insert(profile.user, profile.clone());
             profile
-        })
+        });
+        self.telling(reply, mentor)
+    }
+}
+
+/// A mentor's presence status: `away` (true) or `available`.
+#[derive(Message)]
+#[rtype(result = "Result<MentorProfile, SessionError>")]
+pub struct SetPresence {
+    pub by: Person,
+    pub away: bool,
+}
+
+impl Handler<SetPresence> for SessionActor {
+    type Result = Reply<MentorProfile, SessionError>;
+
+    fn handle(&mut self, msg: SetPresence, _: &mut Context<Self>) -> Self::Result {
+        if !may_mentor(msg.by.roles) {
+            let e = ScheduleError::Forbidden("Only mentors have a presence status.");
+            return after_barrier(&self.store, Err(e.into()));
+        }
+        let current = match self.profiles.get(&msg.by.id) {
+            Some(p) => p.clone(),
+            None => MentorProfile::parse(msg.by.id, &msg.by.name, None, None, None)
+                .expect("an empty profile is valid"),
+        };
+        if current.away == msg.away && self.profiles.contains_key(&msg.by.id) {
+            return after_barrier(&self.store, Ok(current));
+        }
+        let profile = MentorProfile {
+            away: msg.away,
+            ..current
+        };
+        self.put_profile(profile, msg.by.id)
     }
 }
 
@@ -548,6 +658,7 @@ impl Handler<ChangeSession> for SessionActor {
             Err(e) => return after_barrier(&self.store, Err(e.into())),
         };
         let mut session = current.clone();
+        let mentor = current.mentor;
         session.status = status;
         let chunk_status = match status {
             SessionStatus::Confirmed => {
@@ -586,7 +697,9 @@ impl Handler<ChangeSession> for SessionActor {
             session
         });
         self.rearm(ctx);
-        reply
+        // Only a confirmation or a cancellation changes a mentor's capacity, and both
+        // come through here (or through time, in `settle`).
+        self.telling(reply, mentor)
     }
 }
 

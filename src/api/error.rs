@@ -7,6 +7,7 @@ use crate::actors::queue::QueueError;
 use crate::actors::session::SessionError;
 use crate::actors::users::UserError;
 use crate::domain::feedback::FeedbackError;
+use crate::domain::queue::QueueRuleError;
 use crate::domain::schedule::ScheduleError;
 use crate::domain::ticket::TicketError;
 use crate::domain::validate::FieldErrors;
@@ -60,6 +61,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("Too many writes; retry in {0} seconds.")]
     RateLimited(u64),
+    /// A 409 `cooldown`: retry after the given seconds.
+    #[error("{1}")]
+    Cooldown(u64, String),
     #[error("The identity service is unavailable; try again shortly.")]
     IdentityProviderUnavailable,
     /// A 503: the server is saturated (the password hasher's queue is full); retry
@@ -96,6 +100,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::RateLimited(_) => "rate_limited",
+            ApiError::Cooldown(..) => "cooldown",
             ApiError::IdentityProviderUnavailable => "identity_provider_unavailable",
             ApiError::Busy(_) => "busy",
             ApiError::BadRequest(_) => "bad_request",
@@ -154,7 +159,7 @@ impl ResponseError for ApiError {
             ApiError::PermissionDenied(_) | ApiError::RegistrationClosed => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::NotFoundCode(..) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(..) => StatusCode::CONFLICT,
+            ApiError::Conflict(..) | ApiError::Cooldown(..) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -173,7 +178,7 @@ impl ResponseError for ApiError {
             tracing::error!(%cause, "internal error");
         }
         let mut response = HttpResponse::build(self.status_code());
-        if let ApiError::RateLimited(seconds) | ApiError::Busy(seconds) = self {
+        if let ApiError::RateLimited(seconds) | ApiError::Busy(seconds) | ApiError::Cooldown(seconds, _) = self {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.json(self.body())
@@ -208,7 +213,14 @@ impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
         let detail = e.to_string();
         match e {
-            QueueError::NotFound => ApiError::NotFound,
+            QueueError::NotFound | QueueError::NoSuchQueue => ApiError::NotFound,
+            QueueError::Cooldown(seconds) => ApiError::Cooldown(seconds, detail),
+            QueueError::Validation(fields) => ApiError::Validation(fields),
+            QueueError::Rule(QueueRuleError::Fields(fields)) => ApiError::Validation(fields),
+            QueueError::Rule(QueueRuleError::NameTaken(_)) => ApiError::Conflict("name_taken", detail),
+            QueueError::Rule(QueueRuleError::InvalidTransition(_)) => {
+                ApiError::Conflict("invalid_transition", detail)
+            }
             QueueError::Ticket(TicketError::PermissionDenied(_)) | QueueError::PermissionDenied(_) => {
                 ApiError::PermissionDenied(detail)
             }

@@ -122,6 +122,7 @@ fn rows(store: &Store, kind: Kind, base: String) -> Rows {
                 ticket,
                 position: None,
                 estimated_wait_seconds: None,
+                matching_mentors: None,
             };
             value(TicketJson::new(&view, &base))
         }),

@@ -192,6 +192,12 @@ fn extract_caller(req: &HttpRequest, counted: bool) -> LocalBoxFuture<'static, R
         let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
         let token = token.ok_or(ApiError::NotAuthenticated)?;
         let caller = authenticate(&state, &token).await?;
+        if caller.user.roles.has(crate::domain::user::Role::Mentor) {
+            // A sign of life that keeps the mentor's claims (API.md "Stale claims").
+            state
+                .queue
+                .do_send(crate::actors::capacity::SignOfLife(caller.id()));
+        }
         if counted {
             state
                 .rate_limiter

@@ -81,7 +81,7 @@ impl DeviceSessionView {
 use crate::domain::board::TicketView;
 use crate::domain::feedback::Feedback;
 use crate::domain::queue::Announcement;
-use crate::domain::queue::QueueSummary;
+use crate::domain::queue::{Queue, QueueSummary};
 
 /// A ticket in HackRU mentorq's field names. It borrows the ticket's text: a list of a
 /// thousand tickets is serialised without copying each field first.
@@ -115,6 +115,13 @@ pub struct TicketJson<'a> {
     pub estimated_wait_seconds: Option<f64>,
     /// "" or the feedback's absolute URL.
     pub feedback: String,
+    /// The queue's id (1 unless asked otherwise).
+    pub queue: u64,
+    /// Its topics, each one of its queue's tags.
+    pub tags: &'a [String],
+    /// How many of its queue's available mentors have one of its tags as a skill;
+    /// null for a ticket without tags.
+    pub matching_mentors: Option<usize>,
 }
 
 impl<'a> TicketJson<'a> {
@@ -146,14 +153,46 @@ impl<'a> TicketJson<'a> {
             } else {
                 String::new()
             },
+            queue: t.queue.0,
+            tags: &t.tags,
+            matching_mentors: v.matching_mentors,
         }
     }
 }
 
+/// A queue's settings: what `queue.created` and `queue.updated` carry.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct QueueJson {
+pub struct QueueSettingsJson {
+    pub id: u64,
+    pub name: String,
+    pub description: String,
     pub open: bool,
     pub message: String,
+    pub tags: Vec<String>,
+    pub cooldown_seconds: u32,
+    pub archived: bool,
+}
+
+impl From<&Queue> for QueueSettingsJson {
+    fn from(q: &Queue) -> Self {
+        QueueSettingsJson {
+            id: q.id.0,
+            name: q.name.clone(),
+            description: q.description.clone(),
+            open: q.open,
+            message: q.message.clone(),
+            tags: q.tags.clone(),
+            cooldown_seconds: q.cooldown_seconds,
+            archived: q.archived,
+        }
+    }
+}
+
+/// A queue with its live counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueJson {
+    #[serde(flatten)]
+    pub settings: QueueSettingsJson,
     pub open_count: usize,
     pub claimed_count: usize,
     pub mentors_online: usize,
@@ -164,8 +203,7 @@ pub struct QueueJson {
 impl From<&QueueSummary> for QueueJson {
     fn from(q: &QueueSummary) -> Self {
         QueueJson {
-            open: q.settings.open,
-            message: q.settings.message.clone(),
+            settings: QueueSettingsJson::from(&q.queue),
             open_count: q.open_count,
             claimed_count: q.claimed_count,
             mentors_online: q.mentors_online,
@@ -289,7 +327,7 @@ pub fn value(view: impl serde::Serialize) -> Value {
 pub fn event_data(body: &EventBody, base: &str) -> Value {
     match body {
         EventBody::TicketCreated(v) | EventBody::TicketUpdated(v) => value(TicketJson::new(v, base)),
-        EventBody::QueueUpdated(settings) => json!({"open": settings.open, "message": settings.message}),
+        EventBody::QueueCreated(q) | EventBody::QueueUpdated(q) => value(QueueSettingsJson::from(q)),
         EventBody::AnnouncementPosted(a) => value(AnnouncementJson::from(a)),
         EventBody::FeedbackCreated(f) | EventBody::FeedbackUpdated(f) => value(FeedbackJson::new(f, base)),
         EventBody::AvailabilityUpdated { chunks, deleted } => json!({

@@ -1,21 +1,25 @@
-//! The board: every ticket plus the facts derived from them — positions in the queue,
-//! counts, the measured service time and the wait estimate.
+//! The board: every ticket plus the facts derived from them — positions in each queue,
+//! counts, each queue's measured service time and the wait estimate.
 //!
 //! Both the `QueueActor` (the owner of tickets) and the real-time Hub (a projection of
 //! the durable event stream) keep one, so the rules that derive these facts exist once.
 
-use super::queue::{estimate_wait, QueueSettings, SERVICE_SAMPLE};
+use super::capacity::Available;
+use super::queue::{estimate_wait, Queue, SERVICE_SAMPLE};
 use super::ticket::{Status, Ticket};
 use super::user::Roles;
-use super::{TicketId, UserId};
+use super::{QueueId, TicketId, UserId};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-/// A ticket as a viewer sees it: with its place in the queue and its wait while OPEN.
+/// A ticket as a viewer sees it: with its place in its queue and its wait while OPEN,
+/// and how many available mentors match its tags.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TicketView {
     pub ticket: Ticket,
     pub position: Option<usize>,
     pub estimated_wait_seconds: Option<f64>,
+    /// `None` for a ticket without tags.
+    pub matching_mentors: Option<usize>,
 }
 
 impl TicketView {
@@ -38,14 +42,37 @@ impl TicketView {
     }
 }
 
+/// One queue's share of the board.
 #[derive(Clone, Debug, Default)]
-pub struct Board {
-    tickets: BTreeMap<TicketId, Ticket>,
+struct Lane {
     /// OPEN tickets in queue order (ids are handed out in creation order).
     open: BTreeSet<TicketId>,
     claimed: usize,
     /// Claim→close times of the most recently closed tickets, newest last.
     service: VecDeque<f64>,
+}
+
+impl Lane {
+    fn service_seconds(&self) -> f64 {
+        let samples: Vec<f64> = self.service.iter().copied().collect();
+        super::queue::mean_or_default(&samples)
+    }
+}
+
+/// An OPEN ticket's place and wait, as its owner is told them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Place {
+    pub ticket: TicketId,
+    pub owner: UserId,
+    pub queue: QueueId,
+    pub position: usize,
+    pub wait: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Board {
+    tickets: BTreeMap<TicketId, Ticket>,
+    lanes: BTreeMap<QueueId, Lane>,
     /// Ticket ids by owner.
     by_owner: HashMap<UserId, Vec<TicketId>>,
     /// OPEN or CLAIMED tickets per owner, so the per-participant limit is O(1).
@@ -53,6 +80,8 @@ pub struct Board {
     /// CLOSED or CANCELLED tickets in the order they ended, newest last.
     ended: Vec<TicketId>,
 }
+
+static EMPTY_LANE: std::sync::LazyLock<Lane> = std::sync::LazyLock::new(Lane::default);
 
 impl Board {
     pub fn new(tickets: impl IntoIterator<Item = Ticket>) -> Board {
@@ -66,7 +95,12 @@ impl Board {
         board
     }
 
-    /// Adds or replaces a ticket, keeping every derived fact right.
+    fn lane(&self, queue: QueueId) -> &Lane {
+        self.lanes.get(&queue).unwrap_or(&EMPTY_LANE)
+    }
+
+    /// Adds or replaces a ticket, keeping every derived fact right. A ticket stays in
+    /// the queue it was opened in.
     pub fn put(&mut self, ticket: Ticket) {
         let old = self.tickets.get(&ticket.id);
         let was = old.map(|t| t.status);
@@ -82,24 +116,25 @@ impl Board {
                 *count += 1;
             }
         }
+        let lane = self.lanes.entry(ticket.queue).or_default();
         if was == Some(Status::Claimed) {
-            self.claimed -= 1;
+            lane.claimed -= 1;
         }
         if ticket.status == Status::Claimed {
-            self.claimed += 1;
+            lane.claimed += 1;
         }
         if ticket.status == Status::Open {
-            self.open.insert(ticket.id);
+            lane.open.insert(ticket.id);
         } else {
-            self.open.remove(&ticket.id);
+            lane.open.remove(&ticket.id);
         }
         let ends_now = !ticket.status.is_active() && was.is_none_or(Status::is_active);
         if ends_now {
             self.ended.push(ticket.id);
             if let Some(s) = ticket.service_seconds() {
-                self.service.push_back(s);
-                if self.service.len() > SERVICE_SAMPLE {
-                    self.service.pop_front();
+                lane.service.push_back(s);
+                if lane.service.len() > SERVICE_SAMPLE {
+                    lane.service.pop_front();
                 }
             }
         }
@@ -122,7 +157,7 @@ impl Board {
             .filter_map(|id| self.tickets.get(id))
     }
 
-    /// How many OPEN or CLAIMED tickets `owner` holds.
+    /// How many OPEN or CLAIMED tickets `owner` holds, across every queue.
     pub fn active_count_of(&self, owner: UserId) -> usize {
         self.active_by_owner.get(&owner).copied().unwrap_or(0)
     }
@@ -132,94 +167,125 @@ impl Board {
         self.tickets.values().filter(|t| t.status.is_active())
     }
 
+    /// CLAIMED tickets, in creation order.
+    pub fn claimed(&self) -> impl Iterator<Item = &Ticket> {
+        self.tickets.values().filter(|t| t.status == Status::Claimed)
+    }
+
     /// The most recently ended tickets, newest first.
     pub fn recently_ended(&self) -> impl Iterator<Item = &Ticket> {
         self.ended.iter().rev().filter_map(|id| self.tickets.get(id))
     }
 
-    pub fn open_count(&self) -> usize {
-        self.open.len()
+    pub fn open_count(&self, queue: QueueId) -> usize {
+        self.lane(queue).open.len()
     }
 
-    pub fn claimed_count(&self) -> usize {
-        self.claimed
+    pub fn claimed_count(&self, queue: QueueId) -> usize {
+        self.lane(queue).claimed
     }
 
-    /// How many tickets are in each status, every status listed.
-    pub fn status_counts(&self) -> Vec<(Status, usize)> {
-        Status::ALL
-            .iter()
-            .map(|s| (*s, self.tickets.values().filter(|t| t.status == *s).count()))
-            .collect()
+    /// How many tickets are in each status in each queue (pairs without any absent).
+    pub fn status_counts(&self) -> HashMap<(QueueId, Status), usize> {
+        let mut counts = HashMap::new();
+        for t in self.tickets.values() {
+            *counts.entry((t.queue, t.status)).or_default() += 1;
+        }
+        counts
     }
 
-    /// The mean service time over recent tickets (a default before there are any).
-    pub fn service_seconds(&self) -> f64 {
-        let samples: Vec<f64> = self.service.iter().copied().collect();
-        super::queue::mean_or_default(&samples)
+    /// The mean service time over a queue's recent tickets (a default before it has any).
+    pub fn service_seconds(&self, queue: QueueId) -> f64 {
+        self.lane(queue).service_seconds()
     }
 
-    /// 1-based place of an OPEN ticket.
+    /// 1-based place of an OPEN ticket in its queue.
     pub fn position(&self, id: TicketId) -> Option<usize> {
-        self.open.contains(&id).then(|| self.open.range(..id).count() + 1)
+        let lane = self.lane(self.tickets.get(&id)?.queue);
+        lane.open
+            .contains(&id)
+            .then(|| lane.open.range(..id).count() + 1)
     }
 
-    /// The wait of the ticket at `position` with `mentors` online.
-    pub fn wait_at(&self, position: usize, mentors: usize) -> Option<f64> {
-        estimate_wait(position, self.claimed, mentors, self.service_seconds())
+    /// The wait of the ticket at `position` in `queue`, with `available` mentors.
+    pub fn wait_at(&self, queue: QueueId, position: usize, available: &Available) -> Option<f64> {
+        let lane = self.lane(queue);
+        estimate_wait(
+            position,
+            lane.claimed,
+            available.in_queue(queue),
+            lane.service_seconds(),
+        )
     }
 
-    /// Positions and waits of every OPEN ticket, in queue order: (id, owner, position, wait).
-    pub fn open_positions(&self, mentors: usize) -> Vec<(TicketId, UserId, usize, Option<f64>)> {
-        let service = self.service_seconds();
-        self.open
-            .iter()
-            .enumerate()
-            .filter_map(|(i, id)| {
-                let t = self.tickets.get(id)?;
-                let wait = estimate_wait(i + 1, self.claimed, mentors, service);
-                Some((*id, t.owner, i + 1, wait))
-            })
-            .collect()
+    /// Places and waits of every OPEN ticket, queue by queue, in queue order.
+    pub fn open_places(&self, available: &Available) -> Vec<Place> {
+        let mut places = Vec::new();
+        for (queue, lane) in &self.lanes {
+            let service = lane.service_seconds();
+            let mentors = available.in_queue(*queue);
+            for (i, id) in lane.open.iter().enumerate() {
+                if let Some(t) = self.tickets.get(id) {
+                    places.push(Place {
+                        ticket: *id,
+                        owner: t.owner,
+                        queue: *queue,
+                        position: i + 1,
+                        wait: estimate_wait(i + 1, lane.claimed, mentors, service),
+                    });
+                }
+            }
+        }
+        places
     }
 
     /// The view `ticket` will have once [`Board::put`] stores it, without storing it:
     /// what an event about a change carries, computed before the change is committed.
-    pub fn view_if_put(&self, ticket: &Ticket, mentors: usize) -> TicketView {
+    pub fn view_if_put(&self, ticket: &Ticket, available: &Available) -> TicketView {
+        let matching_mentors = available.matching(ticket.queue, &ticket.tags);
         if ticket.status != Status::Open {
             return TicketView {
                 ticket: ticket.clone(),
                 position: None,
                 estimated_wait_seconds: None,
+                matching_mentors,
             };
         }
-        let position = self.open.range(..ticket.id).count() + 1;
+        let lane = self.lane(ticket.queue);
+        let position = lane.open.range(..ticket.id).count() + 1;
         let was_claimed = self
             .tickets
             .get(&ticket.id)
             .is_some_and(|t| t.status == Status::Claimed);
-        let claimed = self.claimed - usize::from(was_claimed);
+        let claimed = lane.claimed - usize::from(was_claimed);
         TicketView {
             ticket: ticket.clone(),
             position: Some(position),
-            estimated_wait_seconds: estimate_wait(position, claimed, mentors, self.service_seconds()),
+            estimated_wait_seconds: estimate_wait(
+                position,
+                claimed,
+                available.in_queue(ticket.queue),
+                lane.service_seconds(),
+            ),
+            matching_mentors,
         }
     }
 
-    pub fn view(&self, ticket: &Ticket, mentors: usize) -> TicketView {
+    pub fn view(&self, ticket: &Ticket, available: &Available) -> TicketView {
         let position = self.position(ticket.id);
         TicketView {
             ticket: ticket.clone(),
             position,
-            estimated_wait_seconds: position.and_then(|p| self.wait_at(p, mentors)),
+            estimated_wait_seconds: position.and_then(|p| self.wait_at(ticket.queue, p, available)),
+            matching_mentors: available.matching(ticket.queue, &ticket.tags),
         }
     }
 }
 
-/// The queue as a whole (`GET /api/queue/`).
+/// A queue as a whole (`GET /api/queues/{id}/`; queue 1 is `GET /api/queue/`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueueSummary {
-    pub settings: QueueSettings,
+    pub queue: Queue,
     pub open_count: usize,
     pub claimed_count: usize,
     pub mentors_online: usize,
@@ -227,13 +293,14 @@ pub struct QueueSummary {
 }
 
 impl QueueSummary {
-    pub fn of(board: &Board, settings: &QueueSettings, mentors_online: usize) -> QueueSummary {
+    pub fn of(board: &Board, queue: &Queue, available: &Available) -> QueueSummary {
+        let open_count = board.open_count(queue.id);
         QueueSummary {
-            settings: settings.clone(),
-            open_count: board.open_count(),
-            claimed_count: board.claimed_count(),
-            mentors_online,
-            estimated_wait_seconds: board.wait_at(board.open_count() + 1, mentors_online),
+            queue: queue.clone(),
+            open_count,
+            claimed_count: board.claimed_count(queue.id),
+            mentors_online: available.in_queue(queue.id),
+            estimated_wait_seconds: board.wait_at(queue.id, open_count + 1, available),
         }
     }
 }
@@ -244,6 +311,8 @@ mod tests {
     use crate::domain::ticket::{apply_change, NewTicket, Person, TicketChange};
     use crate::domain::user::Role;
     use chrono::{Duration, TimeZone, Utc};
+
+    const Q1: QueueId = crate::domain::queue::FIRST_QUEUE;
 
     fn person(id: u64, roles: &[Role]) -> Person {
         crate::domain::ticket::test_person(id, roles)
@@ -278,7 +347,7 @@ mod tests {
         ));
         assert_eq!(board.position(TicketId(1)), None);
         assert_eq!(board.position(TicketId(3)), Some(2));
-        assert_eq!((board.open_count(), board.claimed_count()), (2, 1));
+        assert_eq!((board.open_count(Q1), board.claimed_count(Q1)), (2, 1));
     }
 
     #[test]
@@ -287,16 +356,16 @@ mod tests {
         let claimed = moved(&ticket(1, 1), &mentor, Status::Claimed, 1);
         let mut board = Board::new([claimed.clone(), ticket(2, 2)]);
         board.put(moved(&claimed, &mentor, Status::Closed, 6));
-        assert_eq!(board.service_seconds(), 300.0);
+        assert_eq!(board.service_seconds(Q1), 300.0);
         assert_eq!(
             board.recently_ended().map(|t| t.id).collect::<Vec<_>>(),
             vec![TicketId(1)]
         );
-        assert_eq!(board.claimed_count(), 0);
+        assert_eq!(board.claimed_count(Q1), 0);
         // One ticket ahead of a new one... none: the open one is first.
-        assert_eq!(board.wait_at(1, 1), Some(0.0));
-        assert_eq!(board.wait_at(2, 1), Some(300.0));
-        assert_eq!(board.wait_at(2, 0), None);
+        assert_eq!(board.wait_at(Q1, 1, &Available::everywhere(1)), Some(0.0));
+        assert_eq!(board.wait_at(Q1, 2, &Available::everywhere(1)), Some(300.0));
+        assert_eq!(board.wait_at(Q1, 2, &Available::everywhere(0)), None);
     }
 
     #[test]
@@ -305,9 +374,9 @@ mod tests {
         let claimed = moved(&ticket(1, 1), &mentor, Status::Claimed, 1);
         let mut board = Board::new([claimed.clone(), ticket(2, 2), ticket(3, 3)]);
         for next in [moved(&claimed, &mentor, Status::Open, 2), ticket(4, 4)] {
-            let predicted = board.view_if_put(&next, 2);
+            let predicted = board.view_if_put(&next, &Available::everywhere(2));
             board.put(next.clone());
-            assert_eq!(predicted, board.view(&next, 2));
+            assert_eq!(predicted, board.view(&next, &Available::everywhere(2)));
         }
     }
 
@@ -326,5 +395,33 @@ mod tests {
         );
         board.put(cancelled);
         assert_eq!(board.active_count_of(UserId(1)), 1);
+    }
+
+    #[test]
+    fn each_queue_has_its_own_positions_claims_and_service_time() {
+        let mentor = person(9, &[Role::Mentor]);
+        let in_lab = |id: u64, owner: u64| Ticket {
+            queue: QueueId(2),
+            ..ticket(id, owner)
+        };
+        let mut board = Board::new([ticket(1, 1), in_lab(2, 2), ticket(3, 3), in_lab(4, 4)]);
+        assert_eq!(board.position(TicketId(3)), Some(2));
+        assert_eq!(board.position(TicketId(4)), Some(2));
+        let claimed = moved(board.get(TicketId(2)).unwrap(), &mentor, Status::Claimed, 1);
+        board.put(claimed.clone());
+        board.put(moved(&claimed, &mentor, Status::Closed, 3));
+        assert_eq!(board.position(TicketId(4)), Some(1), "the lab moved up");
+        assert_eq!(board.position(TicketId(3)), Some(2), "the help desk did not");
+        assert_eq!(board.service_seconds(QueueId(2)), 120.0);
+        assert_eq!(board.service_seconds(Q1), crate::domain::queue::DEFAULT_SERVICE_SECONDS);
+        let places: Vec<(u64, u64, usize)> = board
+            .open_places(&Available::everywhere(1))
+            .iter()
+            .map(|p| (p.ticket.0, p.queue.0, p.position))
+            .collect();
+        assert_eq!(places, [(1, 1, 1), (3, 1, 2), (4, 2, 1)]);
+        // A ticket opened now in the lab waits for ticket 4 only: 120 s with one mentor.
+        assert_eq!(board.wait_at(QueueId(2), 2, &Available::everywhere(1)), Some(120.0));
+        assert_eq!(board.wait_at(QueueId(2), 2, &Available::default()), None);
     }
 }

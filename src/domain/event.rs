@@ -6,11 +6,11 @@
 
 use super::board::TicketView;
 use super::feedback::Feedback;
-use super::queue::{Announcement, QueueSettings};
+use super::queue::{Announcement, Queue};
 use super::schedule::{Chunk, Session};
 use super::user::Roles;
 use super::ChunkId;
-use super::{Timestamp, UserId};
+use super::{QueueId, Timestamp, UserId};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
@@ -26,7 +26,9 @@ pub enum EventBody {
     /// The ticket with its position and wait as of the change.
     TicketCreated(TicketView),
     TicketUpdated(TicketView),
-    QueueUpdated(QueueSettings),
+    QueueCreated(Queue),
+    /// A queue's settings changed (open/closed, message, name, tags, archived…).
+    QueueUpdated(Queue),
     AnnouncementPosted(Announcement),
     FeedbackCreated(Feedback),
     /// A feedback corrected by the ticket's owner within its day.
@@ -43,6 +45,27 @@ pub enum EventBody {
         to: UserId,
         minutes_before: u8,
     },
+}
+
+/// Which queues' ticket events (and `position` messages) a connection receives.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Subscription(pub Option<std::collections::BTreeSet<QueueId>>);
+
+impl Subscription {
+    /// Every queue (the default).
+    pub fn all() -> Subscription {
+        Subscription(None)
+    }
+
+    pub fn includes(&self, queue: QueueId) -> bool {
+        self.0.as_ref().is_none_or(|q| q.contains(&queue))
+    }
+
+    /// Whether a connection with this subscription is sent `body` (if its audience
+    /// admits the reader).
+    pub fn admits(&self, body: &EventBody) -> bool {
+        body.narrowed_to().is_none_or(|q| self.includes(q))
+    }
 }
 
 /// Who an event is for.
@@ -110,6 +133,7 @@ impl EventBody {
         match self {
             EventBody::TicketCreated(_) => "ticket.created",
             EventBody::TicketUpdated(_) => "ticket.updated",
+            EventBody::QueueCreated(_) => "queue.created",
             EventBody::QueueUpdated(_) => "queue.updated",
             EventBody::AnnouncementPosted(_) => "announcement",
             EventBody::FeedbackCreated(_) => "feedback.created",
@@ -120,12 +144,23 @@ impl EventBody {
         }
     }
 
+    /// The queue a connection must be subscribed to for this event: ticket events
+    /// only. Every other event reaches every connection its audience admits.
+    pub fn narrowed_to(&self) -> Option<QueueId> {
+        match self {
+            EventBody::TicketCreated(v) | EventBody::TicketUpdated(v) => Some(v.ticket.queue),
+            _ => None,
+        }
+    }
+
     pub fn audience(&self) -> Audience {
         match self {
             EventBody::TicketCreated(t) | EventBody::TicketUpdated(t) => {
                 Audience::StaffAnd(vec![t.ticket.owner])
             }
-            EventBody::QueueUpdated(_) | EventBody::AnnouncementPosted(_) => Audience::Everyone,
+            EventBody::QueueCreated(_) | EventBody::QueueUpdated(_) | EventBody::AnnouncementPosted(_) => {
+                Audience::Everyone
+            }
             EventBody::FeedbackCreated(f) | EventBody::FeedbackUpdated(f) => {
                 Audience::ManagersAnd(vec![f.mentor])
             }
@@ -158,6 +193,7 @@ mod tests {
                 ticket,
                 position: Some(1),
                 estimated_wait_seconds: None,
+                matching_mentors: None,
             }),
         }
     }

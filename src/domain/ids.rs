@@ -37,3 +37,7 @@ id_type!(
     /// A 30-minute chunk of a mentor's availability.
     ChunkId
 );
+id_type!(
+    /// A help queue (a desk: "Help", "Hardware lab"). Queue 1 always exists.
+    QueueId
+);

@@ -5,6 +5,7 @@
 //! argument. That is what lets the rules be tested exhaustively and quickly.
 
 pub mod board;
+pub mod capacity;
 pub mod event;
 pub mod feedback;
 pub mod idempotency;
@@ -16,7 +17,7 @@ pub mod ticket;
 pub mod user;
 pub mod validate;
 
-pub use ids::{ChunkId, DeviceSessionId, SessionId, TicketId, UserId};
+pub use ids::{ChunkId, DeviceSessionId, QueueId, SessionId, TicketId, UserId};
 
 /// A point in time. Always UTC; rendered as RFC 3339 with `Z`.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -6,14 +6,15 @@
 //! snapshot "as of `seq`" never shows a change that a crash could take back, and the
 //! events after it follow without a gap or a repeat.
 
-use super::board::{Board, QueueSummary, TicketView};
-use super::event::{Event, EventBody};
-use super::queue::{Announcement, QueueSettings};
+use super::board::{Board, Place, QueueSummary, TicketView};
+use super::capacity::Available;
+use super::event::{Event, EventBody, Subscription};
+use super::queue::{Announcement, Queue, FIRST_QUEUE};
 use super::schedule::Session;
 use super::ticket::Ticket;
 use super::user::Roles;
-use super::{SessionId, TicketId, Timestamp, UserId};
-use std::collections::{HashMap, HashSet, VecDeque};
+use super::{QueueId, SessionId, TicketId, Timestamp, UserId};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// How many closed or cancelled tickets a snapshot carries.
 pub const SNAPSHOT_ENDED: usize = 50;
@@ -23,7 +24,8 @@ pub const SNAPSHOT_ANNOUNCEMENTS: usize = 50;
 /// The durable state the projection starts from.
 pub struct Seed {
     pub tickets: Vec<Ticket>,
-    pub settings: QueueSettings,
+    /// Every queue, archived ones too.
+    pub queues: Vec<Queue>,
     /// Every announcement, oldest first (only the newest are kept).
     pub announcements: Vec<Announcement>,
     pub sessions: Vec<Session>,
@@ -35,7 +37,10 @@ pub struct Seed {
 pub struct SnapshotView<'a> {
     pub seq: u64,
     pub tickets: Vec<TicketView>,
+    /// Queue 1.
     pub queue: QueueSummary,
+    /// Every queue not archived, by id.
+    pub queues: Vec<QueueSummary>,
     /// Their sessions that have not ended, by start.
     pub sessions: Vec<&'a Session>,
     /// The newest announcements, newest first.
@@ -43,17 +48,11 @@ pub struct SnapshotView<'a> {
 }
 
 /// A ticket's place or wait changed: its owner is told.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PositionChange {
-    pub ticket: TicketId,
-    pub owner: UserId,
-    pub position: usize,
-    pub wait: Option<f64>,
-}
+pub type PositionChange = Place;
 
 pub struct Projection {
     board: Board,
-    settings: QueueSettings,
+    queues: BTreeMap<QueueId, Queue>,
     /// The newest [`SNAPSHOT_ANNOUNCEMENTS`], oldest first.
     announcements: VecDeque<Announcement>,
     sessions: HashMap<SessionId, Session>,
@@ -61,7 +60,7 @@ pub struct Projection {
     last_seq: u64,
     /// The place and wait last announced for each OPEN ticket, so owners are told only
     /// of changes.
-    announced: HashMap<TicketId, (usize, Option<f64>)>,
+    announced: HashMap<TicketId, Place>,
 }
 
 impl Projection {
@@ -70,7 +69,7 @@ impl Projection {
         let keep_from = announcements.len().saturating_sub(SNAPSHOT_ANNOUNCEMENTS);
         let mut projection = Projection {
             board: Board::new(seed.tickets),
-            settings: seed.settings,
+            queues: seed.queues.into_iter().map(|q| (q.id, q)).collect(),
             announcements: announcements.drain(keep_from..).collect(),
             sessions: seed.sessions.into_iter().map(|s| (s.id, s)).collect(),
             last_seq: seed.last_seq,
@@ -78,7 +77,7 @@ impl Projection {
         };
         // Nobody has been told anything yet; what they are told on connecting comes
         // from `positions_of`, so start from the current values.
-        projection.changed_positions(0);
+        projection.changed_positions(&Available::default());
         projection
     }
 
@@ -91,7 +90,9 @@ impl Projection {
     pub fn apply(&mut self, event: &Event) {
         match &event.body {
             EventBody::TicketCreated(v) | EventBody::TicketUpdated(v) => self.board.put(v.ticket.clone()),
-            EventBody::QueueUpdated(settings) => self.settings = settings.clone(),
+            EventBody::QueueCreated(q) | EventBody::QueueUpdated(q) => {
+                self.queues.insert(q.id, q.clone());
+            }
             EventBody::AnnouncementPosted(a) => {
                 self.announcements.push_back(a.clone());
                 if self.announcements.len() > SNAPSHOT_ANNOUNCEMENTS {
@@ -109,24 +110,50 @@ impl Projection {
         self.last_seq = event.seq;
     }
 
-    /// The queue as a whole with `mentors` online.
-    pub fn summary(&self, mentors: usize) -> QueueSummary {
-        QueueSummary::of(&self.board, &self.settings, mentors)
+    /// Every queue's id, archived ones too.
+    pub fn queue_ids(&self) -> impl Iterator<Item = QueueId> + '_ {
+        self.queues.keys().copied()
     }
 
-    /// What `user` may see now: every active ticket visible to them and the most
-    /// recently ended ones, the queue, their upcoming sessions and the latest
-    /// announcements. Its size is bounded by the active tickets, not by history.
-    pub fn snapshot(&self, user: UserId, roles: Roles, now: Timestamp, mentors: usize) -> SnapshotView<'_> {
-        let view = |t: &Ticket| self.board.view(t, mentors).seen_by(user, roles);
+    /// Every queue not archived, by id, with its counts.
+    pub fn summaries(&self, available: &Available) -> Vec<QueueSummary> {
+        self.queues
+            .values()
+            .filter(|q| !q.archived)
+            .map(|q| QueueSummary::of(&self.board, q, available))
+            .collect()
+    }
+
+    /// One queue as a whole.
+    pub fn summary(&self, queue: QueueId, available: &Available) -> Option<QueueSummary> {
+        self.queues
+            .get(&queue)
+            .map(|q| QueueSummary::of(&self.board, q, available))
+    }
+
+    /// What `user` may see now: every active ticket visible to them (of the queues
+    /// `subscription` includes) and the most recently ended ones, the queues, their
+    /// upcoming sessions and the latest announcements. Its size is bounded by the
+    /// active tickets, not by history.
+    pub fn snapshot(
+        &self,
+        user: UserId,
+        roles: Roles,
+        now: Timestamp,
+        available: &Available,
+        subscription: &Subscription,
+    ) -> SnapshotView<'_> {
+        let view = |t: &Ticket| self.board.view(t, available).seen_by(user, roles);
+        let wanted = |t: &&Ticket| subscription.includes(t.queue);
         let tickets: Vec<TicketView> = if roles.is_staff() {
             self.board
                 .active()
-                .chain(self.board.recently_ended().take(SNAPSHOT_ENDED))
+                .filter(wanted)
+                .chain(self.board.recently_ended().filter(wanted).take(SNAPSHOT_ENDED))
                 .map(view)
                 .collect()
         } else {
-            let mine: Vec<&Ticket> = self.board.owned_by(user).collect();
+            let mine: Vec<&Ticket> = self.board.owned_by(user).filter(wanted).collect();
             let mut ended: Vec<&Ticket> = mine.iter().copied().filter(|t| !t.status.is_active()).collect();
             ended.sort_by_key(|t| std::cmp::Reverse((t.closed, t.id)));
             mine.iter()
@@ -145,7 +172,10 @@ impl Projection {
         SnapshotView {
             seq: self.last_seq,
             tickets,
-            queue: self.summary(mentors),
+            queue: self
+                .summary(FIRST_QUEUE, available)
+                .expect("queue 1 always exists"),
+            queues: self.summaries(available),
             sessions,
             announcements: self.announcements.iter().rev().collect(),
         }
@@ -153,19 +183,14 @@ impl Projection {
 
     /// The OPEN tickets whose place or wait differs from what was last announced, now
     /// recorded as announced.
-    pub fn changed_positions(&mut self, mentors: usize) -> Vec<PositionChange> {
-        let now_open = self.board.open_positions(mentors);
+    pub fn changed_positions(&mut self, available: &Available) -> Vec<PositionChange> {
+        let now_open = self.board.open_places(available);
         let mut still_open = HashSet::with_capacity(now_open.len());
         let mut changes = Vec::new();
-        for (ticket, owner, position, wait) in now_open {
-            still_open.insert(ticket);
-            if self.announced.insert(ticket, (position, wait)) != Some((position, wait)) {
-                changes.push(PositionChange {
-                    ticket,
-                    owner,
-                    position,
-                    wait,
-                });
+        for place in now_open {
+            still_open.insert(place.ticket);
+            if self.announced.insert(place.ticket, place) != Some(place) {
+                changes.push(place);
             }
         }
         self.announced.retain(|id, _| still_open.contains(id));
@@ -177,14 +202,7 @@ impl Projection {
     pub fn positions_of(&self, user: UserId) -> Vec<PositionChange> {
         self.board
             .owned_by(user)
-            .filter_map(|t| {
-                self.announced.get(&t.id).map(|(position, wait)| PositionChange {
-                    ticket: t.id,
-                    owner: user,
-                    position: *position,
-                    wait: *wait,
-                })
-            })
+            .filter_map(|t| self.announced.get(&t.id).copied())
             .collect()
     }
 }
@@ -230,6 +248,7 @@ mod tests {
                 ticket,
                 position: None,
                 estimated_wait_seconds: None,
+                matching_mentors: None,
             }),
         )
     }
@@ -237,7 +256,7 @@ mod tests {
     fn seeded(tickets: Vec<Ticket>, last_seq: u64) -> Projection {
         Projection::new(Seed {
             tickets,
-            settings: QueueSettings::default(),
+            queues: vec![Queue::first(Default::default())],
             announcements: Vec::new(),
             sessions: Vec::new(),
             last_seq,
@@ -260,17 +279,29 @@ mod tests {
         let mentor = test_person(9, &[Role::Mentor]);
         projection.apply(&updated(8, moved(&ticket(1, 1), &mentor, Status::Claimed, 1)));
         assert_eq!(projection.last_seq(), 8);
-        let summary = projection.summary(1);
+        let summary = projection.summary(FIRST_QUEUE, &Available::everywhere(1)).unwrap();
         assert_eq!((summary.open_count, summary.claimed_count), (1, 1));
     }
 
     #[test]
     fn staff_see_every_active_ticket_and_participants_only_their_own() {
         let projection = seeded(vec![ticket(1, 1), ticket(2, 2), ticket(3, 1)], 3);
-        let staff = projection.snapshot(UserId(9), Roles::default().with(Role::Mentor), at(5), 1);
+        let staff = projection.snapshot(
+            UserId(9),
+            Roles::default().with(Role::Mentor),
+            at(5),
+            &Available::everywhere(1),
+            &Subscription::all(),
+        );
         let ids = |s: &SnapshotView| s.tickets.iter().map(|t| t.ticket.id.0).collect::<Vec<_>>();
         assert_eq!(ids(&staff), [1, 2, 3]);
-        let own = projection.snapshot(UserId(1), Roles::default(), at(5), 1);
+        let own = projection.snapshot(
+            UserId(1),
+            Roles::default(),
+            at(5),
+            &Available::everywhere(1),
+            &Subscription::all(),
+        );
         assert_eq!(ids(&own), [1, 3]);
         assert_eq!(own.tickets[1].position, Some(3));
         assert_eq!(own.seq, 3);
@@ -280,13 +311,19 @@ mod tests {
     fn a_snapshot_carries_the_newest_announcements_newest_first() {
         let mut projection = Projection::new(Seed {
             tickets: Vec::new(),
-            settings: QueueSettings::default(),
+            queues: vec![Queue::first(Default::default())],
             announcements: (1..=60).map(announcement).collect(),
             sessions: Vec::new(),
             last_seq: 60,
         });
         projection.apply(&event(61, EventBody::AnnouncementPosted(announcement(61))));
-        let snapshot = projection.snapshot(UserId(1), Roles::default(), at(0), 0);
+        let snapshot = projection.snapshot(
+            UserId(1),
+            Roles::default(),
+            at(0),
+            &Available::default(),
+            &Subscription::all(),
+        );
         let ids: Vec<u64> = snapshot.announcements.iter().map(|a| a.id).collect();
         assert_eq!(ids.len(), SNAPSHOT_ANNOUNCEMENTS);
         assert_eq!((ids[0], ids[ids.len() - 1]), (61, 12));
@@ -296,17 +333,17 @@ mod tests {
     fn owners_are_told_only_of_places_and_waits_that_changed() {
         let mut projection = seeded(vec![ticket(1, 1), ticket(2, 2), ticket(3, 3)], 3);
         assert_eq!(
-            projection.changed_positions(0),
+            projection.changed_positions(&Available::default()),
             vec![],
             "the seed counts as announced"
         );
         // A mentor comes online: every wait becomes known.
-        assert_eq!(projection.changed_positions(1).len(), 3);
-        assert_eq!(projection.changed_positions(1), vec![]);
+        assert_eq!(projection.changed_positions(&Available::everywhere(1)).len(), 3);
+        assert_eq!(projection.changed_positions(&Available::everywhere(1)), vec![]);
         // Ticket 1 is claimed: 2 and 3 move up, 1 is no longer OPEN.
         let mentor = test_person(9, &[Role::Mentor]);
         projection.apply(&updated(4, moved(&ticket(1, 1), &mentor, Status::Claimed, 1)));
-        let changes = projection.changed_positions(1);
+        let changes = projection.changed_positions(&Available::everywhere(1));
         let moved_up: Vec<(u64, usize)> = changes.iter().map(|c| (c.ticket.0, c.position)).collect();
         assert_eq!(moved_up, [(2, 1), (3, 2)]);
         assert_eq!(projection.positions_of(UserId(1)), vec![]);

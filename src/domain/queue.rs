@@ -4,10 +4,11 @@
 use super::feedback::Feedback;
 use super::ticket::{seconds_between, Status, Ticket};
 use super::validate::FieldErrors;
-use super::{Timestamp, UserId};
+use super::{QueueId, Timestamp, UserId};
 use std::collections::BTreeMap;
 
-/// Whether tickets may be opened, and the message shown on the board.
+/// The first release's single queue: whether tickets may be opened, and the message
+/// shown on the board. Still read from stores it wrote, as queue 1's settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueSettings {
     pub open: bool,
@@ -21,6 +22,226 @@ impl Default for QueueSettings {
             message: String::new(),
         }
     }
+}
+
+/// The queue every single-queue route and HackRU client means.
+pub const FIRST_QUEUE: QueueId = QueueId(1);
+pub const FIRST_QUEUE_NAME: &str = "Help";
+
+/// A desk: its name, tags, cooldown, and whether it takes tickets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queue {
+    pub id: QueueId,
+    pub name: String,
+    pub description: String,
+    pub open: bool,
+    pub message: String,
+    /// The topics a ticket in this queue may carry, in the queue's spelling.
+    pub tags: Vec<String>,
+    /// How long after a participant's ticket here was CLOSED they must wait to open
+    /// another one here.
+    pub cooldown_seconds: u32,
+    /// Archived queues take no tickets and are listed only on request.
+    pub archived: bool,
+}
+
+impl Queue {
+    /// Queue 1 as the first release kept it (or fresh, for a new store).
+    pub fn first(settings: QueueSettings) -> Queue {
+        Queue {
+            id: FIRST_QUEUE,
+            name: FIRST_QUEUE_NAME.to_string(),
+            description: String::new(),
+            open: settings.open,
+            message: settings.message,
+            tags: Vec::new(),
+            cooldown_seconds: 0,
+            archived: false,
+        }
+    }
+
+    /// Why a ticket may not be opened here now, if it may not.
+    pub fn refuses_tickets(&self) -> Option<String> {
+        if self.archived {
+            return Some(format!("The queue “{}” is archived.", self.name));
+        }
+        if !self.open {
+            return Some(if self.message.is_empty() {
+                format!("The queue “{}” is closed.", self.name)
+            } else {
+                format!("The queue “{}” is closed: {}", self.name, self.message)
+            });
+        }
+        None
+    }
+
+    /// The tags a ticket asked for, each matched case-insensitively to one of the
+    /// queue's and stored in the queue's spelling, once each.
+    pub fn match_tags(&self, asked: &[String]) -> Result<Vec<String>, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut matched: Vec<String> = Vec::new();
+        if asked.len() > TICKET_TAGS_MAX {
+            errors.add("tags", format!("at most {TICKET_TAGS_MAX} tags"));
+        }
+        for tag in asked {
+            match self.tags.iter().find(|t| t.eq_ignore_ascii_case(tag.trim())) {
+                Some(t) if !matched.contains(t) => matched.push(t.clone()),
+                Some(_) => {}
+                None => errors.add(
+                    "tags",
+                    format!("“{}” is not one of this queue's tags", tag.trim()),
+                ),
+            }
+        }
+        errors.into_result(matched)
+    }
+}
+
+pub const QUEUE_NAME_MAX: usize = 100;
+pub const QUEUE_DESCRIPTION_MAX: usize = 1000;
+pub const QUEUE_TAGS_MAX: usize = 30;
+pub const QUEUE_TAG_MAX: usize = 50;
+pub const TICKET_TAGS_MAX: usize = 5;
+pub const COOLDOWN_MAX: i64 = 86_400;
+
+/// A `POST /api/queues/` or `PATCH /api/queues/{id}/`; `None` leaves a field alone
+/// (or, on creation, takes its default).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueueFields {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub open: Option<bool>,
+    pub cooldown_seconds: Option<i64>,
+    pub message: Option<String>,
+    pub archived: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QueueRuleError {
+    #[error("Some fields are not valid.")]
+    Fields(FieldErrors),
+    #[error("A queue named “{0}” already exists.")]
+    NameTaken(String),
+    #[error("{0}")]
+    InvalidTransition(&'static str),
+}
+
+impl From<FieldErrors> for QueueRuleError {
+    fn from(e: FieldErrors) -> Self {
+        QueueRuleError::Fields(e)
+    }
+}
+
+impl QueueFields {
+    /// The queue these fields make of `current` (a fresh default queue with `id` when
+    /// creating), checked against the other queues' names.
+    pub fn apply<'a>(
+        &self,
+        current: Queue,
+        creating: bool,
+        others: impl Iterator<Item = &'a Queue>,
+    ) -> Result<Queue, QueueRuleError> {
+        let mut errors = FieldErrors::new();
+        let mut next = current;
+        match (&self.name, creating) {
+            (Some(name), _) => next.name = errors.required_text("name", Some(name), QUEUE_NAME_MAX),
+            (None, true) => {
+                errors.add("name", "is required");
+            }
+            (None, false) => {}
+        }
+        if let Some(d) = &self.description {
+            next.description = errors.optional_text("description", Some(d), QUEUE_DESCRIPTION_MAX);
+        }
+        if let Some(m) = &self.message {
+            next.message = errors.optional_text("message", Some(m), MESSAGE_MAX);
+        }
+        if let Some(tags) = &self.tags {
+            next.tags = clean_tags(tags, &mut errors);
+        }
+        if let Some(open) = self.open {
+            next.open = open;
+        }
+        if let Some(c) = self.cooldown_seconds {
+            match u32::try_from(c).ok().filter(|c| i64::from(*c) <= COOLDOWN_MAX) {
+                Some(c) => next.cooldown_seconds = c,
+                None => errors.add(
+                    "cooldown_seconds",
+                    format!("must be a whole number of seconds from 0 to {COOLDOWN_MAX}"),
+                ),
+            }
+        }
+        if let Some(archived) = self.archived {
+            next.archived = archived;
+        }
+        errors.into_result(())?;
+        if next.archived && next.id == FIRST_QUEUE {
+            return Err(QueueRuleError::InvalidTransition(
+                "Queue 1 is what single-queue clients use; it cannot be archived.",
+            ));
+        }
+        let mut others = others;
+        if others.any(|q| q.id != next.id && q.name.to_lowercase() == next.name.to_lowercase()) {
+            return Err(QueueRuleError::NameTaken(next.name));
+        }
+        Ok(next)
+    }
+}
+
+/// A queue's tags: trimmed, each 1–50 characters, unique case-insensitively, at most 30.
+fn clean_tags(tags: &[String], errors: &mut FieldErrors) -> Vec<String> {
+    let mut cleaned: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim();
+        if tag.is_empty() {
+            errors.add("tags", "a tag may not be blank");
+        } else if tag.chars().count() > QUEUE_TAG_MAX {
+            errors.add("tags", format!("each tag must be at most {QUEUE_TAG_MAX} characters"));
+        } else if super::validate::has_control_characters(tag) {
+            errors.add("tags", "a tag must not contain control characters");
+        } else if cleaned.iter().any(|t| t.eq_ignore_ascii_case(tag)) {
+            errors.add("tags", format!("“{tag}” is listed twice"));
+        } else {
+            cleaned.push(tag.to_string());
+        }
+    }
+    if cleaned.len() > QUEUE_TAGS_MAX {
+        errors.add("tags", format!("at most {QUEUE_TAGS_MAX} tags"));
+    }
+    cleaned
+}
+
+/// A fresh queue with `id`, before its fields are applied.
+pub fn blank_queue(id: QueueId) -> Queue {
+    Queue {
+        id,
+        name: String::new(),
+        description: String::new(),
+        open: true,
+        message: String::new(),
+        tags: Vec::new(),
+        cooldown_seconds: 0,
+        archived: false,
+    }
+}
+
+/// When `owner` may open a ticket in `queue` again, if a cooldown holds at `now`:
+/// `cooldown_seconds` after their latest ticket there was CLOSED.
+pub fn cooldown_until<'a>(
+    queue: &Queue,
+    owned: impl Iterator<Item = &'a Ticket>,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    if queue.cooldown_seconds == 0 {
+        return None;
+    }
+    let last_closed = owned
+        .filter(|t| t.queue == queue.id && t.status == Status::Closed)
+        .filter_map(|t| t.closed)
+        .max()?;
+    let until = last_closed + chrono::Duration::seconds(i64::from(queue.cooldown_seconds));
+    (until > now).then_some(until)
 }
 
 pub use super::board::QueueSummary;
@@ -60,23 +281,6 @@ pub fn estimate_wait(position: usize, claimed: usize, mentors: usize, service: f
     }
     let ahead = (position.saturating_sub(1) + claimed) as f64;
     Some((ahead * service / mentors as f64).round())
-}
-
-/// A validated `PATCH /api/queue/`.
-pub fn parse_queue_change(
-    open: Option<bool>,
-    message: Option<&str>,
-    current: &QueueSettings,
-) -> Result<QueueSettings, FieldErrors> {
-    let mut errors = FieldErrors::new();
-    let message = match message {
-        Some(m) => errors.optional_text("message", Some(m), MESSAGE_MAX),
-        None => current.message.clone(),
-    };
-    errors.into_result(QueueSettings {
-        open: open.unwrap_or(current.open),
-        message,
-    })
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -262,6 +466,8 @@ mod tests {
             has_feedback: false,
             anonymous: false,
             active: true,
+            queue: FIRST_QUEUE,
+            tags: Vec::new(),
         }
     }
 
@@ -349,20 +555,111 @@ mod tests {
         assert_eq!(rows[0].count, 2);
     }
 
+    fn queue(id: u64, name: &str, tags: &[&str]) -> Queue {
+        Queue {
+            name: name.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            ..blank_queue(QueueId(id))
+        }
+    }
+
     #[test]
     fn a_queue_change_keeps_what_it_does_not_mention() {
-        let current = QueueSettings {
-            open: true,
+        let current = Queue {
             message: "hi".into(),
+            ..queue(2, "Lab", &["Arduino"])
         };
-        let closed = parse_queue_change(Some(false), None, &current).unwrap();
+        let closed = QueueFields {
+            open: Some(false),
+            ..Default::default()
+        }
+        .apply(current.clone(), false, [].iter())
+        .unwrap();
+        assert_eq!(closed, Queue { open: false, ..current.clone() });
+        let long = QueueFields {
+            message: Some("x".repeat(1001)),
+            ..Default::default()
+        };
+        assert!(long.apply(current, false, [].iter()).is_err());
+    }
+
+    #[test]
+    fn names_are_unique_case_insensitively_and_queue_1_stays() {
+        let help = Queue::first(QueueSettings::default());
+        let taken = QueueFields {
+            name: Some(" help ".into()),
+            ..Default::default()
+        };
         assert_eq!(
-            closed,
-            QueueSettings {
-                open: false,
-                message: "hi".into()
-            }
+            taken.apply(blank_queue(QueueId(2)), true, [help.clone()].iter()),
+            Err(QueueRuleError::NameTaken("help".into()))
         );
-        assert!(parse_queue_change(None, Some(&"x".repeat(1001)), &current).is_err());
+        // Renaming a queue to its own name in another case is fine.
+        assert!(taken.apply(help.clone(), false, [help.clone()].iter()).is_ok());
+        let archive = QueueFields {
+            archived: Some(true),
+            ..Default::default()
+        };
+        assert!(matches!(
+            archive.apply(help.clone(), false, [].iter()),
+            Err(QueueRuleError::InvalidTransition(_))
+        ));
+        let nameless = QueueFields::default().apply(blank_queue(QueueId(3)), true, [].iter());
+        assert!(matches!(nameless, Err(QueueRuleError::Fields(f)) if f.0.contains_key("name")));
+    }
+
+    #[test]
+    fn queue_tags_are_checked_and_unique() {
+        let fields = QueueFields {
+            name: Some("Lab".into()),
+            tags: Some(vec!["Rust".into(), "rust".into(), " ".into(), "x".repeat(51)]),
+            cooldown_seconds: Some(86_401),
+            ..Default::default()
+        };
+        let Err(QueueRuleError::Fields(f)) = fields.apply(blank_queue(QueueId(2)), true, [].iter()) else {
+            panic!("must be refused");
+        };
+        assert_eq!(f.0["tags"].len(), 3);
+        assert!(f.0.contains_key("cooldown_seconds"));
+    }
+
+    #[test]
+    fn ticket_tags_match_the_queues_spelling() {
+        let lab = queue(2, "Lab", &["Arduino", "Soldering"]);
+        assert_eq!(
+            lab.match_tags(&["arduino".into(), "ARDUINO".into()]),
+            Ok(vec!["Arduino".to_string()])
+        );
+        let unknown = lab.match_tags(&["Rust".into()]).unwrap_err();
+        assert!(unknown.0["tags"][0].contains("Rust"));
+        let many: Vec<String> = (0..6).map(|_| "Arduino".to_string()).collect();
+        assert!(lab.match_tags(&many).is_err());
+    }
+
+    #[test]
+    fn a_closed_ticket_starts_the_cooldown_in_its_own_queue_only() {
+        let mut lab = queue(2, "Lab", &[]);
+        lab.cooldown_seconds = 600;
+        let mut done = ticket(1, Some((60, 1)), Some(300));
+        done.queue = QueueId(2);
+        let closed_at = done.closed.unwrap();
+        let now = closed_at + Duration::seconds(100);
+        assert_eq!(
+            cooldown_until(&lab, [done.clone()].iter(), now),
+            Some(closed_at + Duration::seconds(600))
+        );
+        assert_eq!(
+            cooldown_until(&lab, [done.clone()].iter(), closed_at + Duration::seconds(600)),
+            None,
+            "over at exactly cooldown_seconds"
+        );
+        let help = Queue {
+            cooldown_seconds: 600,
+            ..Queue::first(QueueSettings::default())
+        };
+        assert_eq!(cooldown_until(&help, [done.clone()].iter(), now), None);
+        // A cancelled ticket starts no cooldown.
+        done.status = Status::Cancelled;
+        assert_eq!(cooldown_until(&lab, [done].iter(), now), None);
     }
 }

@@ -103,6 +103,10 @@ pub struct MentorProfile {
     pub about_me: String,
     pub skills: Vec<String>,
     pub team_number: Option<i64>,
+    /// The queues they staff; `None` means every queue, including ones made later.
+    pub queues: Option<std::collections::BTreeSet<super::QueueId>>,
+    /// Their presence status is `away` (else `available`).
+    pub away: bool,
 }
 
 pub const ABOUT_MAX: usize = 2000;
@@ -149,7 +153,19 @@ impl MentorProfile {
             about_me,
             skills: cleaned,
             team_number,
+            queues: None,
+            away: false,
         })
+    }
+
+    /// The capacity model's view of this mentor, with their CONFIRMED sessions.
+    pub fn staffing<'a>(&self, sessions: impl Iterator<Item = &'a Session>) -> super::capacity::Staffing {
+        super::capacity::Staffing {
+            queues: self.queues.clone(),
+            skills: self.skills.clone(),
+            away: self.away,
+            sessions: confirmed_spans(self.user, sessions),
+        }
     }
 
     /// Whether the mentor has every one of `wanted` (case-insensitive).
@@ -158,6 +174,17 @@ impl MentorProfile {
             .iter()
             .all(|w| self.skills.iter().any(|s| s.eq_ignore_ascii_case(w.trim())))
     }
+}
+
+/// The `[start, end)` of `mentor`'s CONFIRMED sessions among `sessions`.
+pub fn confirmed_spans<'a>(
+    mentor: UserId,
+    sessions: impl Iterator<Item = &'a Session>,
+) -> Vec<(Timestamp, Timestamp)> {
+    sessions
+        .filter(|s| s.mentor == mentor && s.status == SessionStatus::Confirmed)
+        .map(|s| (s.start, s.end))
+        .collect()
 }
 
 /// 30 or 60 minutes.

@@ -2,7 +2,7 @@
 
 use super::user::Roles;
 use super::validate::FieldErrors;
-use super::{TicketId, Timestamp, UserId};
+use super::{QueueId, TicketId, Timestamp, UserId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
@@ -91,6 +91,10 @@ pub struct Ticket {
     pub anonymous: bool,
     /// False while the owner is away: it keeps its place, and may still be claimed.
     pub active: bool,
+    /// The queue it waits in.
+    pub queue: QueueId,
+    /// Its topics, each one of its queue's tags (in the queue's spelling).
+    pub tags: Vec<String>,
 }
 
 /// What an anonymous ticket's owner is called for those who may not know.
@@ -163,6 +167,10 @@ pub struct NewTicket {
     pub comment: String,
     pub contact: String,
     pub anonymous: bool,
+    /// The queue asked for (queue 1 unless said).
+    pub queue: QueueId,
+    /// The tags asked for, as sent; the queue's actor matches them to its tags.
+    pub tags: Vec<String>,
 }
 
 impl NewTicket {
@@ -189,7 +197,18 @@ impl NewTicket {
             comment,
             contact,
             anonymous: false,
+            queue: super::queue::FIRST_QUEUE,
+            tags: Vec::new(),
         })
+    }
+
+    /// In `queue` (queue 1 when `None`) with the tags asked for.
+    pub fn in_queue(self, queue: Option<QueueId>, tags: Vec<String>) -> NewTicket {
+        NewTicket {
+            queue: queue.unwrap_or(super::queue::FIRST_QUEUE),
+            tags,
+            ..self
+        }
     }
 
     /// Asked for as `anonymous: true`, or as HackRU's frontend does, `owner:
@@ -235,6 +254,8 @@ impl NewTicket {
             has_feedback: false,
             anonymous: self.anonymous,
             active: true,
+            queue: self.queue,
+            tags: self.tags,
         }
     }
 }
@@ -371,6 +392,21 @@ pub fn apply_change(
     Ok(Applied {
         ticket: next,
         changed: edited || transitioned,
+    })
+}
+
+/// Who a change made by time alone is recorded as made by.
+pub const NOBODY: UserId = UserId(0);
+
+/// A CLAIMED ticket whose mentor showed no sign of life in time goes back to OPEN, as if
+/// unclaimed: mentor fields cleared, its original place kept (its id is unchanged).
+pub fn release_stale_claim(t: &Ticket) -> Option<Ticket> {
+    (t.status == Status::Claimed).then(|| Ticket {
+        status: Status::Open,
+        mentor: None,
+        claimed: None,
+        last_changed_by: NOBODY,
+        ..t.clone()
     })
 }
 

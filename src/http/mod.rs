@@ -14,6 +14,7 @@ pub mod head;
 pub mod limits;
 pub mod ops;
 pub mod queue;
+pub mod queues;
 pub mod scheduling;
 pub mod tickets;
 pub mod trace;
@@ -72,6 +73,13 @@ pub fn routes() -> Vec<RouteSpec> {
         ),
         spec(Method::GET, "/api/queue", get().to(queue::get_queue)),
         spec(Method::PATCH, "/api/queue", patch().to(queue::patch_queue)),
+        spec(Method::GET, "/api/queues", get().to(queues::list)),
+        spec(Method::POST, "/api/queues", post().to(queues::create)),
+        spec(Method::GET, "/api/queues/{id}", get().to(queues::get)),
+        spec(Method::PATCH, "/api/queues/{id}", patch().to(queues::update)),
+        spec(Method::PUT, "/api/presence", put().to(queues::put_presence)),
+        // Before `/api/mentors`'s siblings: a fixed path.
+        spec(Method::GET, "/api/mentors/online", get().to(queues::mentors_online)),
         spec(
             Method::POST,
             "/api/announcements",
@@ -250,7 +258,9 @@ pub fn json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
         auth::register, auth::token, auth::refresh, auth::logout, auth::list_sessions,
         auth::revoke_session, users::me, users::update_me, users::list_users, users::set_roles,
         tickets::create, tickets::list, tickets::stats, tickets::get, tickets::update,
-        tickets::slack_dm, queue::get_queue, queue::patch_queue, queue::post_announcement,
+        tickets::slack_dm, queue::get_queue, queue::patch_queue, queues::list, queues::create,
+        queues::get, queues::update, queues::put_presence, queues::mentors_online,
+        queue::post_announcement,
         queue::list_announcements, queue::give_feedback, queue::list_feedback, queue::leaderboard,
         queue::get_feedback, queue::correct_feedback, export::export, export::audit, export::backup, scheduling::put_profile, scheduling::search_mentors, scheduling::publish,
         scheduling::list_availability, scheduling::delete_availability, scheduling::request_session,

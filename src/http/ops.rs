@@ -1,6 +1,6 @@
 //! Operations routes: liveness, readiness, metrics and the OpenAPI document.
 
-use crate::actors::queue::{CountTickets, GetQueue};
+use crate::actors::queue::{CountTickets, ListQueues};
 use crate::actors::users::GetUser;
 use crate::actors::Settled;
 use crate::api::error::ApiError;
@@ -36,11 +36,14 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
         }
     }
     let counts = state.queue.send(Settled(CountTickets)).await??;
-    let queue = state.queue.send(GetQueue).await?;
-    for (status, count) in counts {
-        metrics::gauge!(telemetry::TICKETS, "queue" => "1", "status" => status.as_str()).set(count as f64);
+    let queues = state.queue.send(ListQueues { archived: true }).await?;
+    for (queue, status, count) in counts {
+        let queue = queue.to_string();
+        metrics::gauge!(telemetry::TICKETS, "queue" => queue, "status" => status.as_str()).set(count as f64);
     }
-    metrics::gauge!(telemetry::MENTORS_ONLINE, "queue" => "1").set(queue.mentors_online as f64);
+    for q in queues {
+        metrics::gauge!(telemetry::MENTORS_ONLINE, "queue" => q.queue.id.to_string()).set(q.mentors_online as f64);
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(telemetry::render()))

@@ -1,8 +1,8 @@
-//! `/api/queue/`, `/api/announcements/` and `/api/feedback/*`.
+//! `/api/queue/` (queue 1), `/api/announcements/` and `/api/feedback/*`.
 
 use crate::actors::queue::{
-    CorrectFeedback, GetFeedback, GetLeaderboard, GetQueue, GiveFeedback, ListAnnouncements, ListFeedback,
-    PostAnnouncement, SetQueue,
+    ChangeQueue, CorrectFeedback, GetFeedback, GetLeaderboard, GetQueue, GiveFeedback, ListAnnouncements,
+    ListFeedback, PostAnnouncement,
 };
 use crate::actors::Settled;
 use crate::api::error::{ApiError, ErrorBody};
@@ -10,7 +10,7 @@ use crate::api::extract::{Body, Caller};
 use crate::api::views::{AnnouncementJson, FeedbackJson, QueueJson};
 use crate::api::AppState;
 use crate::domain::feedback::{FeedbackCorrection, NewFeedback};
-use crate::domain::queue::{parse_queue_change, LeaderboardRow, ANNOUNCEMENT_MAX, LEADERBOARD_MAX};
+use crate::domain::queue::{LeaderboardRow, QueueFields, ANNOUNCEMENT_MAX, FIRST_QUEUE, LEADERBOARD_MAX};
 use crate::domain::validate::FieldErrors;
 use crate::domain::TicketId;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
     responses((status = 200, body = QueueJson), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_queue(state: web::Data<AppState>, _caller: Caller) -> Result<HttpResponse, ApiError> {
-    let summary = state.queue.send(Settled(GetQueue)).await??;
+    let summary = state.queue.send(Settled(GetQueue(FIRST_QUEUE))).await???;
     Ok(HttpResponse::Ok().json(QueueJson::from(&summary)))
 }
 
@@ -42,13 +42,16 @@ pub async fn patch_queue(
     caller: Caller,
     Body(body): Body<QueuePatchBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = state.queue.send(Settled(GetQueue)).await??;
-    let settings = parse_queue_change(body.open, body.message.as_deref(), &current.settings)?;
     let summary = state
         .queue
-        .send(SetQueue {
+        .send(ChangeQueue {
             by: caller.person(),
-            settings,
+            id: FIRST_QUEUE,
+            fields: QueueFields {
+                open: body.open,
+                message: body.message,
+                ..Default::default()
+            },
         })
         .await??;
     Ok(HttpResponse::Ok().json(QueueJson::from(&summary)))

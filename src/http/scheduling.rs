@@ -6,6 +6,7 @@ use crate::actors::session::{
     ChangeSession, ChangeSettings, DeleteAvailability, GetSettings, ListAvailability, ListSessions,
     PublishAvailability, PutProfile, RequestSession, SearchMentors, SessionError, When,
 };
+use crate::actors::queue::QueueIds;
 use crate::actors::users::ListUsers;
 use crate::actors::Settled;
 use crate::api::error::{ApiError, ErrorBody};
@@ -18,7 +19,7 @@ use crate::domain::schedule::{
 };
 use crate::domain::user::Role;
 use crate::domain::validate::FieldErrors;
-use crate::domain::{ChunkId, SessionId, Timestamp, UserId};
+use crate::domain::{ChunkId, QueueId, SessionId, Timestamp, UserId};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -34,6 +35,10 @@ pub struct MentorJson {
     pub about_me: String,
     pub skills: Vec<String>,
     pub team_number: Option<i64>,
+    /// The queues they staff; null for every queue.
+    pub queues: Option<Vec<u64>>,
+    /// `available` or `away`, as they set it.
+    pub presence: &'static str,
     /// Up to 5 upcoming OPEN chunks (only in searches).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_open: Option<Vec<ChunkJson>>,
@@ -47,6 +52,8 @@ impl MentorJson {
             about_me: p.about_me.clone(),
             skills: p.skills.clone(),
             team_number: p.team_number,
+            queues: p.queues.as_ref().map(|q| q.iter().map(|id| id.0).collect()),
+            presence: if p.away { "away" } else { "available" },
             next_open: next_open.map(|c| c.iter().map(ChunkJson::from).collect()),
         }
     }
@@ -91,6 +98,9 @@ pub struct MentorProfileBody {
     /// A whole number, 0 or more.
     #[schema(minimum = 0)]
     pub team_number: Option<i64>,
+    /// The ids of the queues staffed; absent or null for every queue, including ones
+    /// created later.
+    pub queues: Option<Vec<i64>>,
 }
 
 #[utoipa::path(put, path = "/api/mentors/me", tag = "scheduling", request_body = MentorProfileBody,
@@ -102,6 +112,23 @@ pub async fn put_profile(
     caller: Caller,
     Body(body): Body<MentorProfileBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let queues = match body.queues {
+        None => None,
+        Some(ids) => {
+            let known = state.queue.send(QueueIds).await?;
+            let mut errors = FieldErrors::new();
+            let mut staffed = std::collections::BTreeSet::new();
+            for id in ids {
+                match u64::try_from(id).ok().map(QueueId).filter(|q| known.contains(q)) {
+                    Some(q) => {
+                        staffed.insert(q);
+                    }
+                    None => errors.add("queues", format!("there is no queue {id}")),
+                }
+            }
+            errors.into_result(Some(staffed))?
+        }
+    };
     let profile = state
         .sessions
         .send(PutProfile {
@@ -109,6 +136,7 @@ pub async fn put_profile(
             about_me: body.about_me,
             skills: body.skills,
             team_number: body.team_number,
+            queues,
         })
         .await??;
     Ok(HttpResponse::Ok().json(MentorJson::new(&profile, None)))

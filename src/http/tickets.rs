@@ -10,7 +10,7 @@ use crate::api::AppState;
 use crate::domain::queue::Stats;
 use crate::domain::ticket::{other_party, NewTicket, Status, Ticket, TicketChange, TicketEdits};
 use crate::domain::validate::FieldErrors;
-use crate::domain::{TicketId, UserId};
+use crate::domain::{QueueId, TicketId, UserId};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -38,6 +38,12 @@ pub struct NewTicketBody {
     /// HackRU's frontend sends `"Anonymous"` for an anonymous ticket; any other value
     /// is ignored (the owner is always the caller).
     pub owner: Option<String>,
+    /// The queue's id; default 1.
+    #[schema(minimum = 1)]
+    pub queue: Option<i64>,
+    /// At most 5, each one of the queue's tags (case-insensitive).
+    #[schema(max_items = 5)]
+    pub tags: Option<Vec<String>>,
 }
 
 #[utoipa::path(post, path = "/api/tickets", tag = "tickets", request_body = NewTicketBody,
@@ -58,7 +64,8 @@ pub async fn create(
         body.contact.as_deref(),
         body.status.as_deref(),
     )?
-    .anonymous_if(body.anonymous, body.owner.as_deref());
+    .anonymous_if(body.anonymous, body.owner.as_deref())
+    .in_queue(queue_id("queue", body.queue)?, body.tags.unwrap_or_default());
     NewTicket::check_owner(body.owner_email.as_deref(), &caller.person())
         .map_err(|e| ApiError::forbidden(e.to_string()))?;
     let view = state
@@ -72,12 +79,38 @@ pub async fn create(
     Ok(HttpResponse::Created().json(TicketJson::new(&view, &state.base_url(&req))))
 }
 
+/// A queue id from a body: a whole number from 1.
+fn queue_id(field: &str, id: Option<i64>) -> Result<Option<QueueId>, ApiError> {
+    match id {
+        None => Ok(None),
+        Some(id) => u64::try_from(id)
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(|n| Some(QueueId(n)))
+            .ok_or_else(|| ApiError::validation(field, "must be a queue id (a whole number from 1)")),
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ListQuery {
     /// Comma-separated statuses, e.g. `OPEN,CLAIMED`.
     pub status: Option<String>,
     /// `true` keeps only the caller's own tickets.
     pub mine: Option<String>,
+    /// Only the tickets of this queue.
+    pub queue: Option<String>,
+    /// Repeatable: only tickets having any of these tags (case-insensitive).
+    pub tag: Option<String>,
+}
+
+/// `?queue=ID` in a query string.
+pub fn query_queue(value: Option<&str>, errors: &mut FieldErrors) -> Option<QueueId> {
+    let raw = value.map(str::trim).filter(|v| !v.is_empty())?;
+    let id = raw.parse::<u64>().ok().filter(|n| *n >= 1).map(QueueId);
+    if id.is_none() {
+        errors.add("queue", "must be a queue id (a whole number from 1)");
+    }
+    id
 }
 
 /// Parses `true`/`false` (and `1`/`0`) in a query string.
@@ -102,6 +135,12 @@ pub async fn list(
     caller: Caller,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    // `tag` repeats, which a struct cannot hold: read every one from the raw query.
+    let tags: Vec<String> = form_urlencoded::parse(req.query_string().as_bytes())
+        .filter(|(k, _)| k == "tag")
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
     let mut errors = FieldErrors::new();
     let statuses = query
         .status
@@ -118,6 +157,7 @@ pub async fn list(
                 .collect::<Vec<_>>()
         });
     let mine = query_bool("mine", query.mine.as_deref(), &mut errors);
+    let queue = query_queue(query.queue.as_deref(), &mut errors);
     errors.into_result(())?;
     let views = state
         .queue
@@ -125,6 +165,8 @@ pub async fn list(
             by: caller.person(),
             statuses,
             mine,
+            queue,
+            tags,
         }))
         .await??;
     let base = state.base_url(&req);
@@ -384,11 +426,25 @@ pub enum StatsAnswer {
     Public(PublicStatsJson),
 }
 
-#[utoipa::path(get, path = "/api/tickets/stats", tag = "tickets",
-    responses((status = 200, body = StatsAnswer), (status = 401, body = ErrorBody)),
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StatsQuery {
+    /// Only this queue's tickets (and their feedback); every queue when absent.
+    pub queue: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/tickets/stats", tag = "tickets", params(StatsQuery),
+    responses((status = 200, body = StatsAnswer), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn stats(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let stats = state.queue.send(Settled(GetStats)).await???;
+pub async fn stats(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = FieldErrors::new();
+    let queue = query_queue(query.queue.as_deref(), &mut errors);
+    errors.into_result(())?;
+    let stats = state.queue.send(Settled(GetStats { queue })).await???;
     if !caller.user.roles.is_manager() {
         return Ok(HttpResponse::Ok().json(PublicStatsJson {
             average_claimed_datetime_seconds: stats.average_claimed_datetime_seconds,

@@ -42,10 +42,12 @@ pub enum TreeName {
     Meta,
     /// The event log, keyed by `seq`.
     Events,
+    /// The help queues (desks), by id.
+    Queues,
 }
 
 impl TreeName {
-    pub const ALL: [TreeName; 12] = [
+    pub const ALL: [TreeName; 13] = [
         TreeName::Users,
         TreeName::DeviceSessions,
         TreeName::Tickets,
@@ -58,6 +60,7 @@ impl TreeName {
         TreeName::NotificationSettings,
         TreeName::Meta,
         TreeName::Events,
+        TreeName::Queues,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -74,6 +77,7 @@ impl TreeName {
             TreeName::NotificationSettings => "notification_settings",
             TreeName::Meta => "meta",
             TreeName::Events => "events",
+            TreeName::Queues => "queues",
         }
     }
 }
@@ -603,8 +607,8 @@ mod tests {
         let mut batch = Batch::new();
         batch
             .meta("x", &1u64)
-            .event(EventBody::QueueUpdated(Default::default()));
-        batch.event(EventBody::QueueUpdated(Default::default()));
+            .event(EventBody::QueueUpdated(crate::domain::queue::Queue::first(Default::default())));
+        batch.event(EventBody::QueueUpdated(crate::domain::queue::Queue::first(Default::default())));
         let commit = store.commit(batch, now).unwrap();
         let seqs: Vec<u64> = commit.events.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![1, 2]);
@@ -623,7 +627,7 @@ mod tests {
         let publish = |n: usize| {
             let mut batch = Batch::new();
             for _ in 0..n {
-                batch.event(EventBody::QueueUpdated(Default::default()));
+                batch.event(EventBody::QueueUpdated(crate::domain::queue::Queue::first(Default::default())));
             }
             let _ = store.commit(batch, now).unwrap();
         };

@@ -12,11 +12,12 @@
 //! The mailbox carries only control messages, and it is bounded too.
 
 use super::hub::{
-    close_frame, CaughtUp, ClientId, Control, Hub, Join, Joined, Leave, SendSnapshot, CLOSE_LAGGING,
+    close_frame, CaughtUp, ClientId, Control, Hub, Join, Joined, Leave, SendSnapshot, Subscribe,
+    CLOSE_LAGGING,
 };
 use super::outbox::{Outbox, Refused};
 use super::protocol::{self, ClientMessage, Frame, Stamp};
-use crate::domain::event::Event;
+use crate::domain::event::{Event, Subscription};
 use crate::domain::user::Roles;
 use crate::domain::{DeviceSessionId, UserId};
 use crate::store::EventLog;
@@ -81,6 +82,7 @@ pub fn start(
     wiring: Wiring,
     identity: Identity,
     since: Option<u64>,
+    subscription: Subscription,
 ) -> HttpResponse {
     let Wiring {
         hub,
@@ -103,6 +105,7 @@ pub fn start(
             id,
             identity,
             since,
+            subscription,
             outbox: outbox.clone(),
             hub,
             log,
@@ -131,6 +134,9 @@ pub struct ClientActor {
     identity: Identity,
     /// The `since` it connected with; used once, at registration.
     since: Option<u64>,
+    /// The queues whose ticket events it receives (`subscribe`, or `&queues=`); the
+    /// Hub routes by its copy, and a replay from the log filters by this one.
+    subscription: Subscription,
     /// Frames waiting for the socket: the Hub's pushes and the connection's replies.
     outbox: Outbox,
     hub: Addr<Hub>,
@@ -166,6 +172,7 @@ impl Actor for ClientActor {
             roles: self.identity.roles,
             device: self.identity.device,
             since: self.since.take(),
+            subscription: self.subscription.clone(),
             outbox: self.outbox.clone(),
             client: ctx.address().recipient(),
         };
@@ -212,6 +219,7 @@ impl ClientActor {
         let log = self.log.clone();
         let outbox = self.outbox.clone();
         let identity = self.identity;
+        let subscription = self.subscription.clone();
         let stamp = self.stamp.clone();
         let first_stretch = !std::mem::replace(&mut self.resume_sent, true);
         let work = async move {
@@ -224,7 +232,7 @@ impl ClientActor {
                     return Replayed::Ended;
                 }
             }
-            replay_range(&log, &outbox, identity, &stamp.base, from, to).await
+            replay_range(&log, &outbox, (identity, &subscription), &stamp.base, from, to).await
         };
         ctx.wait(work.into_actor(self).map(move |replayed, actor, ctx| match replayed {
             Replayed::Through(at) => {
@@ -259,11 +267,11 @@ impl ClientActor {
             ws::Frame::Pong(_) => return,
             ws::Frame::Continuation(item) => match self.reassemble(item) {
                 Reassembled::Pending => return,
-                Reassembled::Message(bytes, true) => message_reply(&bytes),
+                Reassembled::Message(bytes, true) => return self.message(&bytes, ctx),
                 Reassembled::Message(_, false) => binary_refused(),
                 Reassembled::TooLarge => return self.close(too_large(), ctx),
             },
-            ws::Frame::Text(bytes) => message_reply(&bytes),
+            ws::Frame::Text(bytes) => return self.message(&bytes, ctx),
             ws::Frame::Binary(_) => binary_refused(),
             ws::Frame::Close(reason) => {
                 // Echo the client's code, as RFC 6455 §5.5.1 asks.
@@ -319,12 +327,28 @@ impl ClientActor {
     }
 }
 
-/// The answer to a complete text message.
-fn message_reply(bytes: &[u8]) -> Frame {
-    match std::str::from_utf8(bytes).map(protocol::parse_client) {
-        Ok(Ok(ClientMessage::Ping)) => protocol::pong(),
-        Ok(Err(error)) => error,
-        Err(_) => protocol::error("invalid_json", "The message is not valid UTF-8 JSON."),
+impl ClientActor {
+    /// Answers a complete text message. A `subscribe` goes to the Hub, which checks it
+    /// and queues the answer in order with the events; nothing else the client sends
+    /// is read until the Hub has answered.
+    fn message(&mut self, bytes: &[u8], ctx: &mut Context<Self>) {
+        let reply = match std::str::from_utf8(bytes).map(protocol::parse_client) {
+            Ok(Ok(ClientMessage::Ping)) => protocol::pong(),
+            Ok(Ok(ClientMessage::Subscribe(queues))) => {
+                let ask = Subscribe { id: self.id, queues };
+                ctx.wait(self.hub.send(ask).into_actor(self).map(|answer, actor, _| {
+                    if let Ok(Ok(subscription)) = answer {
+                        actor.subscription = subscription;
+                    }
+                }));
+                return;
+            }
+            Ok(Err(error)) => error,
+            Err(_) => protocol::error("invalid_json", "The message is not valid UTF-8 JSON."),
+        };
+        if !self.outbox.offer(&reply) {
+            ctx.stop();
+        }
     }
 }
 
@@ -368,7 +392,7 @@ enum Replayed {
 async fn replay_range(
     log: &EventLog,
     outbox: &Outbox,
-    identity: Identity,
+    (identity, subscription): (Identity, &Subscription),
     base: &str,
     from: u64,
     to: u64,
@@ -394,6 +418,9 @@ async fn replay_range(
                 return Replayed::Gone;
             }
             next += 1;
+            if !subscription.admits(&event.body) {
+                continue;
+            }
             let deliveries = protocol::event(&event, base);
             let shown = deliveries
                 .iter()

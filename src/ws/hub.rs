@@ -19,16 +19,18 @@
 
 use super::outbox::{Outbox, Refused};
 use super::protocol::{self, Frame, Stamp};
-use crate::actors::queue::{QueueActor, SetMentorsOnline};
+use crate::actors::capacity::{MentorConnection, StaffingChanged};
+use crate::actors::queue::QueueActor;
 use crate::actors::users::Revoked;
 use crate::clock::SharedClock;
-use crate::domain::event::{Audience, Event};
+use crate::domain::capacity::{Available, Capacity};
+use crate::domain::event::{Audience, Event, EventBody, Subscription};
 use crate::domain::projection::{PositionChange, Projection};
 use crate::domain::user::{Role, Roles};
-use crate::domain::{DeviceSessionId, UserId};
+use crate::domain::{DeviceSessionId, QueueId, UserId};
 use actix::prelude::*;
 use actix_http::ws::{CloseCode, CloseReason};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 /// Close codes of API.md.
@@ -74,13 +76,63 @@ struct Member {
     /// False while the connection replays missed events from the log: pushes wait for
     /// it to catch up, so they cannot overtake the replay.
     live: bool,
+    /// The Hub's copy of the queues the connection's actor subscribed it to.
+    subscription: Subscription,
 }
 
-/// An event as pushed: who may see it and its wire bytes.
+/// An event as pushed: who may see it, the queue it is narrowed to, its wire bytes.
 struct Recent {
     seq: u64,
     audience: Audience,
+    queue: Option<QueueId>,
     frame: Frame,
+}
+
+/// Staff connections by subscription, so that a ticket event is offered to the staff
+/// who receive it and not to every connection: its cost follows its recipients.
+#[derive(Default)]
+struct StaffIndex {
+    /// Subscribed to every queue.
+    all: HashSet<ClientId>,
+    by_queue: HashMap<QueueId, HashSet<ClientId>>,
+}
+
+impl StaffIndex {
+    fn add(&mut self, id: ClientId, subscription: &Subscription) {
+        match &subscription.0 {
+            None => {
+                self.all.insert(id);
+            }
+            Some(queues) => {
+                for q in queues {
+                    self.by_queue.entry(*q).or_default().insert(id);
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, id: ClientId, subscription: &Subscription) {
+        match &subscription.0 {
+            None => {
+                self.all.remove(&id);
+            }
+            Some(queues) => {
+                for q in queues {
+                    if let Some(ids) = self.by_queue.get_mut(q) {
+                        ids.remove(&id);
+                        if ids.is_empty() {
+                            self.by_queue.remove(q);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The staff connections that receive `queue`'s ticket events.
+    fn of(&self, queue: QueueId) -> impl Iterator<Item = &ClientId> {
+        self.all.iter().chain(self.by_queue.get(&queue).into_iter().flatten())
+    }
 }
 
 pub struct Hub {
@@ -95,8 +147,18 @@ pub struct Hub {
     recent_limit: usize,
     members: HashMap<ClientId, Member>,
     by_user: HashMap<UserId, HashSet<ClientId>>,
-    /// Open connections per mentor; its length is "mentors online".
-    mentors: HashMap<UserId, usize>,
+    staff: StaffIndex,
+    /// The mentors' connections and staffing: who is available for which queue.
+    capacity: Capacity,
+    /// Who was available when last looked at, and each visible queue's count then
+    /// (what the last `presence` said).
+    available: Available,
+    presence: BTreeMap<QueueId, usize>,
+    /// The timer for the next moment time alone changes who is available.
+    wake: Option<SpawnHandle>,
+    /// A mentor's last connection was dropped where the Hub could not look again at
+    /// who is available (inside a broadcast); it does so at the end of the message.
+    capacity_changed: bool,
     /// The base of absolute URLs and the epoch every frame is stamped with.
     stamp: Stamp,
 }
@@ -116,6 +178,7 @@ impl Hub {
         projection: Projection,
         clock: SharedClock,
         queue: Addr<QueueActor>,
+        capacity: Capacity,
         retain_events: u64,
         outbox_limit: usize,
         stamp: Stamp,
@@ -131,13 +194,65 @@ impl Hub {
             recent_limit,
             members: HashMap::new(),
             by_user: HashMap::new(),
-            mentors: HashMap::new(),
+            staff: StaffIndex::default(),
+            capacity,
+            available: Available::default(),
+            presence: BTreeMap::new(),
+            wake: None,
+            capacity_changed: false,
             stamp,
         }
     }
 
-    fn mentors_online(&self) -> usize {
-        self.mentors.len()
+    /// Looks again at who is available if a dropped member was a mentor's last
+    /// connection.
+    fn after_drops(&mut self, ctx: &mut Context<Self>) {
+        if std::mem::take(&mut self.capacity_changed) {
+            self.refresh_capacity(ctx);
+        }
+    }
+
+    /// The available mentors of every queue not archived.
+    fn presence_counts(&self) -> BTreeMap<QueueId, usize> {
+        self.projection
+            .summaries(&self.available)
+            .iter()
+            .map(|s| (s.queue.id, s.mentors_online))
+            .collect()
+    }
+
+    /// Looks again at who is available (after a connection, a staffing change, a
+    /// queue change or the passing of time): pushes `presence` if a count changed and
+    /// `position` to owners whose wait changed, and sets the timer for the next time
+    /// the answer changes by itself.
+    fn refresh_capacity(&mut self, ctx: &mut Context<Self>) {
+        let now = self.clock.now();
+        let available = self.capacity.available(now);
+        let changed = available != self.available;
+        self.available = available;
+        let counts = self.presence_counts();
+        if counts != self.presence {
+            self.presence = counts;
+            self.broadcast(&Audience::Everyone, None, &protocol::presence(&self.presence));
+        }
+        if changed {
+            self.send_positions();
+        }
+        if let Some(handle) = self.wake.take() {
+            ctx.cancel_future(handle);
+        }
+        if let Some(next) = self.capacity.next_change(now) {
+            // Timers run on the monotonic clock: wake at least every five minutes, so
+            // a step of the wall clock is noticed.
+            let delay = (next - now)
+                .to_std()
+                .unwrap_or_default()
+                .min(std::time::Duration::from_secs(300));
+            self.wake = Some(ctx.run_later(delay, |hub, ctx| {
+                hub.wake = None;
+                hub.refresh_capacity(ctx);
+            }));
+        }
     }
 
     /// Queues one frame for a member, or lets it go if its outbox is full.
@@ -163,32 +278,57 @@ impl Hub {
         }
     }
 
-    /// Queues `frame` for every live member `audience` includes.
-    fn broadcast(&mut self, audience: &Audience, frame: &Frame) {
+    /// Queues `frame` for every live member `audience` includes (and, for an event
+    /// narrowed to `queue`, whose subscription includes it).
+    fn broadcast(&mut self, audience: &Audience, queue: Option<QueueId>, frame: &Frame) {
         let mut refusals = Vec::new();
         let mut offer = |id: ClientId, member: &Member| {
-            if member.live {
+            if member.live
+                && audience.admits(member.user, member.roles)
+                && queue.is_none_or(|q| member.subscription.includes(q))
+            {
                 if let Err(refused) = member.outbox.push(frame) {
                     refusals.push((id, refused));
                 }
             }
         };
-        match audience {
-            Audience::Users(users) => {
-                for id in users
-                    .iter()
-                    .flat_map(|u| self.by_user.get(u).into_iter().flatten())
-                {
+        let named = |users: &Vec<UserId>| -> Vec<ClientId> {
+            users
+                .iter()
+                .flat_map(|u| self.by_user.get(u).into_iter().flatten())
+                .copied()
+                .collect()
+        };
+        match (audience, queue) {
+            (Audience::Users(users), _) => {
+                for id in named(users) {
+                    if let Some(member) = self.members.get(&id) {
+                        offer(id, member);
+                    }
+                }
+            }
+            // A ticket event: the staff subscribed to its queue, and the named users
+            // who are not staff (staff are offered it through the index).
+            (
+                Audience::StaffAnd(users) | Audience::ManagersAnd(users) | Audience::MentorsExcept(users),
+                Some(q),
+            ) => {
+                for id in self.staff.of(q) {
                     if let Some(member) = self.members.get(id) {
                         offer(*id, member);
+                    }
+                }
+                // Staff named here are offered it through the index or not at all
+                // (not subscribed to the queue).
+                for id in named(users) {
+                    if let Some(member) = self.members.get(&id).filter(|m| !m.roles.is_staff()) {
+                        offer(id, member);
                     }
                 }
             }
             _ => {
                 for (id, member) in &self.members {
-                    if audience.admits(member.user, member.roles) {
-                        offer(*id, member);
-                    }
+                    offer(*id, member);
                 }
             }
         }
@@ -209,35 +349,33 @@ impl Hub {
                 self.by_user.remove(&member.user);
             }
         }
+        if member.roles.is_staff() {
+            self.staff.remove(id, &member.subscription);
+        }
         if let Some(code) = close {
             if member.client.try_send(Control::Close(code)).is_err() {
                 member.outbox.close(Some(close_frame(code)));
             }
         }
-        if member.roles.has(Role::Mentor) {
-            let count = self.mentors.get_mut(&member.user).map(|c| {
-                *c -= 1;
-                *c
+        if member.roles.has(Role::Mentor) && self.capacity.disconnect(member.user) {
+            self.queue.do_send(MentorConnection {
+                user: member.user,
+                connected: false,
+                at: self.clock.now(),
             });
-            if count == Some(0) {
-                self.mentors.remove(&member.user);
-                self.presence_changed();
-            }
+            self.capacity_changed = true;
         }
-    }
-
-    fn presence_changed(&mut self) {
-        let n = self.mentors_online();
-        self.queue.do_send(SetMentorsOnline(n));
-        self.broadcast(&Audience::Everyone, &protocol::presence(n));
-        self.send_positions();
     }
 
     /// Sends `position` to the owners of OPEN tickets whose place or wait changed.
     fn send_positions(&mut self) {
-        for change in self.projection.changed_positions(self.mentors_online()) {
+        for change in self.projection.changed_positions(&self.available) {
             if self.by_user.contains_key(&change.owner) {
-                self.broadcast(&Audience::Users(vec![change.owner]), &protocol::position(&change));
+                self.broadcast(
+                    &Audience::Users(vec![change.owner]),
+                    Some(change.queue),
+                    &protocol::position(&change),
+                );
             }
         }
     }
@@ -258,7 +396,11 @@ impl Hub {
         let frames: Vec<Frame> = self
             .recent
             .iter()
-            .filter(|r| r.seq > since && r.audience.admits(member.user, member.roles))
+            .filter(|r| {
+                r.seq > since
+                    && r.audience.admits(member.user, member.roles)
+                    && r.queue.is_none_or(|q| member.subscription.includes(q))
+            })
             .map(|r| r.frame.clone())
             .collect();
         for frame in frames {
@@ -270,9 +412,13 @@ impl Hub {
         let Some(member) = self.members.get(&id) else {
             return;
         };
-        let snapshot =
-            self.projection
-                .snapshot(member.user, member.roles, self.clock.now(), self.mentors_online());
+        let snapshot = self.projection.snapshot(
+            member.user,
+            member.roles,
+            self.clock.now(),
+            &self.available,
+            &member.subscription,
+        );
         let frame = protocol::snapshot(&snapshot, &self.stamp);
         self.send(id, &frame);
     }
@@ -284,9 +430,10 @@ impl Hub {
         };
         member.live = true;
         let user = member.user;
-        self.send(id, &protocol::presence(self.mentors_online()));
+        let subscription = member.subscription.clone();
+        self.send(id, &protocol::presence(&self.presence));
         let mine: Vec<PositionChange> = self.projection.positions_of(user);
-        for change in &mine {
+        for change in mine.iter().filter(|c| subscription.includes(c.queue)) {
             self.send(id, &protocol::position(change));
         }
         Joined::Live
@@ -311,6 +458,10 @@ impl Hub {
 /// a burst of events is queued, not refused, and the Hub's own work per event is small.
 impl Actor for Hub {
     type Context = Context<Self>;
+
+    fn started(&mut self, _: &mut Context<Self>) {
+        self.presence = self.presence_counts();
+    }
 }
 
 /// Committed, durable events, in `seq` order.
@@ -321,12 +472,18 @@ pub struct Publish(pub Vec<Arc<Event>>);
 impl Handler<Publish> for Hub {
     type Result = ();
 
-    fn handle(&mut self, msg: Publish, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Publish, ctx: &mut Context<Self>) {
+        let mut queues_changed = false;
         for event in msg.0 {
             self.projection.apply(&event);
             metrics::counter!(crate::telemetry::EVENTS, "kind" => event.body.kind()).increment(1);
+            let queue = event.body.narrowed_to();
+            queues_changed |= matches!(
+                event.body,
+                EventBody::QueueCreated(_) | EventBody::QueueUpdated(_)
+            );
             for (audience, frame) in protocol::event(&event, &self.stamp.base) {
-                self.broadcast(&audience, &frame);
+                self.broadcast(&audience, queue, &frame);
                 if self.recent_limit > 0 {
                     if self.recent.len() == self.recent_limit {
                         self.recent.pop_front();
@@ -334,12 +491,18 @@ impl Handler<Publish> for Hub {
                     self.recent.push_back(Recent {
                         seq: event.seq,
                         audience,
+                        queue,
                         frame,
                     });
                 }
             }
         }
+        if queues_changed {
+            // A new or archived queue changes what `presence` lists.
+            self.refresh_capacity(ctx);
+        }
         self.send_positions();
+        self.after_drops(ctx);
     }
 }
 
@@ -355,6 +518,8 @@ pub struct Join {
     pub device: DeviceSessionId,
     /// The last `seq` the client saw, if it is resuming.
     pub since: Option<u64>,
+    /// The queues asked for in the URL (checked to exist).
+    pub subscription: Subscription,
     pub outbox: Outbox,
     pub client: Recipient<Control>,
 }
@@ -362,8 +527,11 @@ pub struct Join {
 impl Handler<Join> for Hub {
     type Result = MessageResult<Join>;
 
-    fn handle(&mut self, msg: Join, _: &mut Context<Self>) -> MessageResult<Join> {
+    fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) -> MessageResult<Join> {
         let id = msg.id;
+        if msg.roles.is_staff() {
+            self.staff.add(id, &msg.subscription);
+        }
         self.members.insert(
             id,
             Member {
@@ -373,20 +541,20 @@ impl Handler<Join> for Hub {
                 outbox: msg.outbox,
                 client: msg.client,
                 live: false,
+                subscription: msg.subscription,
             },
         );
         self.by_user.entry(msg.user).or_default().insert(id);
-        let mut presence_changed = false;
-        if msg.roles.has(Role::Mentor) {
-            let count = self.mentors.entry(msg.user).or_default();
-            *count += 1;
-            presence_changed = *count == 1;
-        }
-        // The QueueActor hears of the new count before this member's own frames are
-        // queued: a client that reads `presence` and then asks `/api/queue/` sees it.
-        // Members that are not yet live (this one) get presence when they go live.
-        if presence_changed {
-            self.presence_changed();
+        // The QueueActor hears of the new connection before this member's own frames
+        // are queued: a client that reads `presence` and then asks `/api/queue/` sees
+        // it. Members that are not yet live (this one) get presence when they go live.
+        if msg.roles.has(Role::Mentor) && self.capacity.connect(msg.user) {
+            self.queue.do_send(MentorConnection {
+                user: msg.user,
+                connected: true,
+                at: self.clock.now(),
+            });
+            self.refresh_capacity(ctx);
         }
         let last = self.projection.last_seq();
         let joined = match msg.since {
@@ -403,6 +571,7 @@ impl Handler<Join> for Hub {
                 self.go_live(id)
             }
         };
+        self.after_drops(ctx);
         MessageResult(joined)
     }
 }
@@ -444,15 +613,59 @@ pub struct Leave(pub ClientId);
 
 impl Handler<Leave> for Hub {
     type Result = ();
-    fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
         self.drop_member(msg.0, None);
+        self.after_drops(ctx);
+    }
+}
+
+/// A mentor's staffing or confirmed sessions changed (from the `SessionActor`).
+impl Handler<StaffingChanged> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: StaffingChanged, ctx: &mut Context<Self>) {
+        self.capacity.set_staffing(msg.user, msg.staffing);
+        self.refresh_capacity(ctx);
+    }
+}
+
+/// A connection asks to receive only some queues' ticket events (`None`: all).
+#[derive(Message)]
+#[rtype(result = "Result<Subscription, ()>")]
+pub struct Subscribe {
+    pub id: ClientId,
+    pub queues: Option<BTreeSet<QueueId>>,
+}
+
+impl Handler<Subscribe> for Hub {
+    type Result = Result<Subscription, ()>;
+
+    /// Checks the ids, re-files the member, and queues the `subscribed` answer itself,
+    /// so that every event after it in the outbox follows the new subscription.
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
+        let known: BTreeSet<QueueId> = self.projection.queue_ids().collect();
+        if let Some(unknown) = msg.queues.iter().flatten().find(|q| !known.contains(q)) {
+            let detail = format!("There is no queue {unknown}; the subscription is unchanged.");
+            self.send(msg.id, &protocol::error("validation_failed", &detail));
+            return Err(());
+        }
+        let subscription = Subscription(msg.queues);
+        let Some(member) = self.members.get_mut(&msg.id) else {
+            return Err(());
+        };
+        let old = std::mem::replace(&mut member.subscription, subscription.clone());
+        if member.roles.is_staff() {
+            self.staff.remove(msg.id, &old);
+            self.staff.add(msg.id, &subscription);
+        }
+        self.send(msg.id, &protocol::subscribed(&subscription));
+        Ok(subscription)
     }
 }
 
 /// Closes a user's connections (of one device session, or all) with 4001.
 impl Handler<Revoked> for Hub {
     type Result = ();
-    fn handle(&mut self, msg: Revoked, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Revoked, ctx: &mut Context<Self>) {
         let ids: Vec<ClientId> = self
             .by_user
             .get(&msg.user)
@@ -467,5 +680,6 @@ impl Handler<Revoked> for Hub {
         for id in ids {
             self.drop_member(id, Some(CLOSE_REVOKED));
         }
+        self.after_drops(ctx);
     }
 }

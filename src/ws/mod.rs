@@ -22,9 +22,37 @@ pub struct WsQuery {
     pub since: Option<String>,
     /// The epoch the client's `since` belongs to; another one means a fresh snapshot.
     pub epoch: Option<String>,
+    /// `1,3`: subscribed to these queues from the first message (as `subscribe`).
+    pub queues: Option<String>,
 }
 
-/// `GET /ws?access_token=…[&since=N[&epoch=E]]`: authenticates before the upgrade (401 JSON if
+/// `&queues=1,3` as a subscription, each id checked to exist.
+async fn url_subscription(
+    state: &AppState,
+    raw: Option<&str>,
+) -> Result<crate::domain::event::Subscription, ApiError> {
+    use crate::domain::event::Subscription;
+    use crate::domain::QueueId;
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(Subscription::all());
+    };
+    let wanted = raw
+        .split(',')
+        .map(|id| id.trim().parse::<u64>().ok().filter(|n| *n >= 1).map(QueueId))
+        .collect::<Option<std::collections::BTreeSet<QueueId>>>()
+        .ok_or_else(|| ApiError::validation("queues", "must be queue ids separated by commas, e.g. 1,3"))?;
+    let known = state
+        .queue
+        .send(crate::actors::queue::QueueIds)
+        .await
+        .map_err(ApiError::from)?;
+    if let Some(unknown) = wanted.iter().find(|q| !known.contains(q)) {
+        return Err(ApiError::validation("queues", &format!("there is no queue {unknown}")));
+    }
+    Ok(Subscription(Some(wanted)))
+}
+
+/// `GET /ws?access_token=…[&since=N[&epoch=E]][&queues=1,3]`: authenticates before the upgrade (401 JSON if
 /// the token is missing or invalid), then starts the connection's actor, which
 /// registers with the Hub, and answers with the upgraded connection.
 pub async fn connect(
@@ -51,6 +79,7 @@ pub async fn connect(
             .as_deref()
             .is_none_or(|e| e.trim() == &*state.stamp.epoch)
     });
+    let subscription = url_subscription(&state, query.queues.as_deref()).await?;
     client::verify(&req).map_err(|e| ApiError::validation("upgrade", &e.to_string()))?;
     let identity = client::Identity {
         user: caller.user.id,
@@ -63,5 +92,5 @@ pub async fn connect(
         outbox_limit: state.config.realtime.outbox_limit,
         stamp: state.stamp.clone(),
     };
-    Ok(client::start(&req, stream, wiring, identity, since))
+    Ok(client::start(&req, stream, wiring, identity, since, subscription))
 }

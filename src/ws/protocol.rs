@@ -4,7 +4,10 @@
 
 use crate::api::views::{event_data, AnnouncementJson, QueueJson, SessionJson, TicketJson};
 pub use crate::api::Stamp;
-use crate::domain::event::{Audience, Event};
+use crate::domain::event::{Audience, Event, Subscription};
+use crate::domain::queue::FIRST_QUEUE;
+use crate::domain::QueueId;
+use std::collections::{BTreeMap, BTreeSet};
 use crate::domain::projection::{PositionChange, SnapshotView};
 use actix_http::ws::{CloseReason, OpCode, Parser};
 use bytes::{Bytes, BytesMut};
@@ -92,6 +95,7 @@ pub fn snapshot(s: &SnapshotView<'_>, stamp: &Stamp) -> Frame {
         "epoch": &*stamp.epoch,
         "tickets": s.tickets.iter().map(|t| TicketJson::new(t, &stamp.base)).collect::<Vec<_>>(),
         "queue": QueueJson::from(&s.queue),
+        "queues": s.queues.iter().map(QueueJson::from).collect::<Vec<_>>(),
         "sessions": s.sessions.iter().copied().map(SessionJson::from).collect::<Vec<_>>(),
         "announcements": s.announcements.iter().copied().map(AnnouncementJson::from).collect::<Vec<_>>(),
     }))
@@ -105,13 +109,33 @@ pub fn position(change: &PositionChange) -> Frame {
     frame(json!({
         "type": "position",
         "ticket": change.ticket.0,
+        "queue": change.queue.0,
         "position": change.position,
         "estimated_wait_seconds": change.wait,
     }))
 }
 
-pub fn presence(mentors_online: usize) -> Frame {
-    frame(json!({"type": "presence", "mentors_online": mentors_online}))
+/// `{"type":"presence","mentors_online":n,"queues":{"1":n,…}}`: the available mentors
+/// of every queue not archived; `mentors_online` is queue 1's.
+pub fn presence(counts: &BTreeMap<QueueId, usize>) -> Frame {
+    let queues: serde_json::Map<String, Value> = counts
+        .iter()
+        .map(|(q, n)| (q.0.to_string(), json!(n)))
+        .collect();
+    frame(json!({
+        "type": "presence",
+        "mentors_online": counts.get(&FIRST_QUEUE).copied().unwrap_or(0),
+        "queues": queues,
+    }))
+}
+
+/// The answer to `subscribe`: the queues now admitted (`null` for all).
+pub fn subscribed(subscription: &Subscription) -> Frame {
+    let queues = subscription
+        .0
+        .as_ref()
+        .map(|q| q.iter().map(|id| id.0).collect::<Vec<_>>());
+    frame(json!({"type": "subscribed", "queues": queues}))
 }
 
 pub fn pong() -> Frame {
@@ -126,6 +150,23 @@ pub fn error(code: &str, detail: &str) -> Frame {
 #[derive(Debug, PartialEq)]
 pub enum ClientMessage {
     Ping,
+    /// The queues asked for (`None`: every queue), not yet checked to exist.
+    Subscribe(Option<BTreeSet<QueueId>>),
+}
+
+/// Parses a list of queue ids (`[1, 3]`, or `null` for all) as `subscribe` and `&queues=`
+/// carry it; the error is a sentence for a person.
+pub fn parse_queue_list(value: &Value) -> Result<Option<BTreeSet<QueueId>>, &'static str> {
+    const WRONG: &str = "`queues` must be a list of queue ids (whole numbers from 1) or null";
+    match value {
+        Value::Null => Ok(None),
+        Value::Array(items) if items.len() <= 1000 => items
+            .iter()
+            .map(|v| v.as_u64().filter(|n| *n >= 1).map(QueueId).ok_or(WRONG))
+            .collect::<Result<BTreeSet<_>, _>>()
+            .map(Some),
+        _ => Err(WRONG),
+    }
 }
 
 /// Parses a client's text frame; the error is the `error` message to answer with.
@@ -134,6 +175,12 @@ pub fn parse_client(text: &str) -> Result<ClientMessage, Frame> {
         serde_json::from_str(text).map_err(|_| error("invalid_json", "The message is not valid JSON."))?;
     match value.get("type").and_then(Value::as_str) {
         Some("ping") => Ok(ClientMessage::Ping),
+        Some("subscribe") => match value.get("queues") {
+            None => Err(error("validation_failed", "`subscribe` needs `queues` (a list of ids, or null).")),
+            Some(queues) => parse_queue_list(queues)
+                .map(ClientMessage::Subscribe)
+                .map_err(|why| error("validation_failed", why)),
+        },
         Some(other) => Err(error("unknown_type", &format!("Unknown message type `{other}`."))),
         None => Err(error("validation_failed", "A message needs a string `type`.")),
     }
@@ -146,6 +193,17 @@ mod tests {
     #[test]
     fn client_messages_are_parsed_or_answered_with_an_error() {
         assert_eq!(parse_client(r#"{"type":"ping"}"#), Ok(ClientMessage::Ping));
+        assert_eq!(
+            parse_client(r#"{"type":"subscribe","queues":[3,1,3]}"#),
+            Ok(ClientMessage::Subscribe(Some([QueueId(1), QueueId(3)].into())))
+        );
+        assert_eq!(
+            parse_client(r#"{"type":"subscribe","queues":null}"#),
+            Ok(ClientMessage::Subscribe(None))
+        );
+        for wrong in [r#"{"type":"subscribe"}"#, r#"{"type":"subscribe","queues":[0]}"#, r#"{"type":"subscribe","queues":"1"}"#] {
+            assert!(parse_client(wrong).unwrap_err().payload().contains("validation_failed"), "{wrong}");
+        }
         let garbage = parse_client("{nope").unwrap_err();
         assert!(garbage.payload().contains("invalid_json"));
         let unknown = parse_client(r#"{"type":"dance"}"#).unwrap_err();

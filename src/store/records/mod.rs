@@ -15,19 +15,20 @@
 mod v1;
 mod v2;
 mod v3;
+mod v4;
 
 use super::{StoreError, TreeName};
 use crate::domain::board::TicketView;
 use crate::domain::event::{Event, EventBody};
 use crate::domain::feedback::{Feedback, Rating};
 use crate::domain::idempotency::StoredResponse;
-use crate::domain::queue::{Announcement, QueueSettings};
+use crate::domain::queue::{Announcement, Queue, QueueSettings, FIRST_QUEUE};
 use crate::domain::schedule::{
     Chunk, ChunkStatus, MentorProfile, NotificationSettings, Session, SessionLength, SessionStatus,
 };
 use crate::domain::ticket::{MentorRef, Status, Ticket};
 use crate::domain::user::{DeviceSession, Roles, User};
-use crate::domain::{ChunkId, DeviceSessionId, SessionId, TicketId, UserId};
+use crate::domain::{ChunkId, DeviceSessionId, QueueId, SessionId, TicketId, UserId};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -49,15 +50,17 @@ pub trait MetaValue: Sized {
 mod current {
     pub const USER: u8 = 1;
     pub const DEVICE_SESSION: u8 = 1;
-    pub const TICKET: u8 = 2;
+    // Versions 4 are `v4`'s records (3 was never used by these trees).
+    pub const TICKET: u8 = 4;
     pub const FEEDBACK: u8 = 1;
     pub const ANNOUNCEMENT: u8 = 1;
     pub const IDEMPOTENCY: u8 = 1;
-    pub const MENTOR_PROFILE: u8 = 1;
+    pub const MENTOR_PROFILE: u8 = 4;
     pub const CHUNK: u8 = 1;
     pub const SESSION: u8 = 1;
     pub const NOTIFICATION_SETTINGS: u8 = 1;
-    pub const EVENT: u8 = 3;
+    pub const EVENT: u8 = 4;
+    pub const QUEUE: u8 = 4;
     pub const QUEUE_SETTINGS: u8 = 1;
     pub const COUNTER: u8 = 1;
     pub const STORE_ID: u8 = 1;
@@ -135,8 +138,10 @@ record_v1!(
     v1::DeviceSession,
     |s| s.id.0
 );
-record!(Ticket, TreeName::Tickets, current::TICKET, writes v2::Ticket,
-    reads [1 => v1::Ticket, 2 => v2::Ticket], |t| t.id.0);
+record!(Ticket, TreeName::Tickets, current::TICKET, writes v4::Ticket,
+    reads [1 => v1::Ticket, 2 => v2::Ticket, 4 => v4::Ticket], |t| t.id.0);
+record!(Queue, TreeName::Queues, current::QUEUE, writes v4::Queue,
+    reads [4 => v4::Queue], |q| q.id.0);
 // One feedback per ticket, keyed by the ticket.
 record_v1!(
     Feedback,
@@ -152,13 +157,8 @@ record_v1!(
     v1::Announcement,
     |a| a.id
 );
-record_v1!(
-    MentorProfile,
-    TreeName::MentorProfiles,
-    current::MENTOR_PROFILE,
-    v1::MentorProfile,
-    |p| p.user.0
-);
+record!(MentorProfile, TreeName::MentorProfiles, current::MENTOR_PROFILE, writes v4::MentorProfile,
+    reads [1 => v1::MentorProfile, 4 => v4::MentorProfile], |p| p.user.0);
 record_v1!(Chunk, TreeName::Chunks, current::CHUNK, v1::Chunk, |c| c.id.0);
 record_v1!(Session, TreeName::Sessions, current::SESSION, v1::Session, |s| s
     .id
@@ -170,8 +170,8 @@ record_v1!(
     v1::NotificationSettings,
     |s| s.0 .0
 );
-record!(Event, TreeName::Events, current::EVENT, writes v3::Event,
-    reads [1 => v1::Event, 2 => v2::Event, 3 => v3::Event], |e| e.seq);
+record!(Event, TreeName::Events, current::EVENT, writes v4::Event,
+    reads [1 => v1::Event, 2 => v2::Event, 3 => v3::Event, 4 => v4::Event], |e| e.seq);
 
 /// Keyed by user, then the client's key.
 impl Record for StoredResponse {
@@ -387,9 +387,12 @@ impl TryFrom<v1::Ticket> for Ticket {
             claimants: t.claimants.into_iter().map(Into::into).collect(),
             last_changed_by: UserId(t.last_changed_by),
             has_feedback: t.has_feedback,
-            // Version 1 knew neither: no ticket was anonymous or away.
+            // Version 1 knew neither: no ticket was anonymous or away, and all were in
+            // the one queue.
             anonymous: false,
             active: true,
+            queue: FIRST_QUEUE,
+            tags: Vec::new(),
         })
     }
 }
@@ -404,34 +407,111 @@ impl From<&Ticket> for v2::Ticket {
     }
 }
 
-impl TryFrom<v2::Ticket> for Ticket {
-    type Error = String;
-    fn try_from(t: v2::Ticket) -> Checked<Self> {
-        Ok(Ticket {
-            anonymous: t.anonymous,
-            active: t.active,
-            ..t.base.try_into()?
-        })
-    }
-}
 
-impl From<&TicketView> for v2::TicketView {
-    fn from(v: &TicketView) -> Self {
-        v2::TicketView {
-            ticket: (&v.ticket).into(),
-            position: v.position.map(|p| p as u64),
-            estimated_wait_seconds: v.estimated_wait_seconds,
+impl From<&Ticket> for v4::Ticket {
+    fn from(t: &Ticket) -> Self {
+        v4::Ticket {
+            base: t.into(),
+            queue: t.queue.0,
+            tags: t.tags.clone(),
         }
     }
 }
 
-impl TryFrom<v2::TicketView> for TicketView {
+/// Before version 4 there was one queue and no tags.
+impl TryFrom<v2::Ticket> for Ticket {
     type Error = String;
-    fn try_from(v: v2::TicketView) -> Checked<Self> {
+    fn try_from(t: v2::Ticket) -> Checked<Self> {
+        v4::Ticket {
+            base: t,
+            queue: FIRST_QUEUE.0,
+            tags: Vec::new(),
+        }
+        .try_into()
+    }
+}
+
+impl TryFrom<v4::Ticket> for Ticket {
+    type Error = String;
+    fn try_from(t: v4::Ticket) -> Checked<Self> {
+        let base = t.base;
+        Ok(Ticket {
+            anonymous: base.anonymous,
+            active: base.active,
+            queue: QueueId(t.queue),
+            tags: t.tags,
+            ..base.base.try_into()?
+        })
+    }
+}
+
+impl From<&TicketView> for v4::TicketView {
+    fn from(v: &TicketView) -> Self {
+        v4::TicketView {
+            ticket: (&v.ticket).into(),
+            position: v.position.map(|p| p as u64),
+            estimated_wait_seconds: v.estimated_wait_seconds,
+            matching_mentors: v.matching_mentors.map(|m| m as u64),
+        }
+    }
+}
+
+impl TryFrom<v4::TicketView> for TicketView {
+    type Error = String;
+    fn try_from(v: v4::TicketView) -> Checked<Self> {
         Ok(TicketView {
             ticket: v.ticket.try_into()?,
             position: v.position.map(|p| p as usize),
             estimated_wait_seconds: v.estimated_wait_seconds,
+            matching_mentors: v.matching_mentors.map(|m| m as usize),
+        })
+    }
+}
+
+/// A version-2 view: its ticket in queue 1, matching nobody (it had no tags).
+fn view_v2_to_v4(v: v2::TicketView) -> v4::TicketView {
+    v4::TicketView {
+        ticket: v4::Ticket {
+            base: v.ticket,
+            queue: FIRST_QUEUE.0,
+            tags: Vec::new(),
+        },
+        position: v.position,
+        estimated_wait_seconds: v.estimated_wait_seconds,
+        matching_mentors: None,
+    }
+}
+
+impl From<&Queue> for v4::Queue {
+    fn from(q: &Queue) -> Self {
+        v4::Queue {
+            id: q.id.0,
+            name: q.name.clone(),
+            description: q.description.clone(),
+            open: q.open,
+            message: q.message.clone(),
+            tags: q.tags.clone(),
+            cooldown_seconds: q.cooldown_seconds,
+            archived: q.archived,
+        }
+    }
+}
+
+impl TryFrom<v4::Queue> for Queue {
+    type Error = String;
+    fn try_from(q: v4::Queue) -> Checked<Self> {
+        if q.id == 0 {
+            return Err("queue id 0".into());
+        }
+        Ok(Queue {
+            id: QueueId(q.id),
+            name: q.name,
+            description: q.description,
+            open: q.open,
+            message: q.message,
+            tags: q.tags,
+            cooldown_seconds: q.cooldown_seconds,
+            archived: q.archived,
         })
     }
 }
@@ -549,15 +629,41 @@ impl From<&MentorProfile> for v1::MentorProfile {
     }
 }
 
+/// A profile from before version 4 staffs every queue and is available.
 impl TryFrom<v1::MentorProfile> for MentorProfile {
     type Error = String;
     fn try_from(p: v1::MentorProfile) -> Checked<Self> {
+        v4::MentorProfile {
+            base: p,
+            queues: None,
+            away: false,
+        }
+        .try_into()
+    }
+}
+
+impl From<&MentorProfile> for v4::MentorProfile {
+    fn from(p: &MentorProfile) -> Self {
+        v4::MentorProfile {
+            base: p.into(),
+            queues: p.queues.as_ref().map(|q| q.iter().map(|id| id.0).collect()),
+            away: p.away,
+        }
+    }
+}
+
+impl TryFrom<v4::MentorProfile> for MentorProfile {
+    type Error = String;
+    fn try_from(p: v4::MentorProfile) -> Checked<Self> {
+        let base = p.base;
         Ok(MentorProfile {
-            user: UserId(p.user),
-            name: p.name,
-            about_me: p.about_me,
-            skills: p.skills,
-            team_number: p.team_number,
+            user: UserId(base.user),
+            name: base.name,
+            about_me: base.about_me,
+            skills: base.skills,
+            team_number: base.team_number,
+            queues: p.queues.map(|q| q.into_iter().map(QueueId).collect()),
+            away: p.away,
         })
     }
 }
@@ -710,25 +816,26 @@ impl TryFrom<v1::NotificationSettings> for (UserId, NotificationSettings) {
     }
 }
 
-impl From<&EventBody> for v2::EventBody {
+impl From<&EventBody> for v4::EventBody {
     fn from(body: &EventBody) -> Self {
         match body {
-            EventBody::TicketCreated(v) => v2::EventBody::TicketCreated(v.into()),
-            EventBody::TicketUpdated(v) => v2::EventBody::TicketUpdated(v.into()),
-            EventBody::QueueUpdated(s) => v2::EventBody::QueueUpdated(s.into()),
-            EventBody::AnnouncementPosted(a) => v2::EventBody::AnnouncementPosted(a.into()),
-            EventBody::FeedbackCreated(f) => v2::EventBody::FeedbackCreated(f.into()),
-            EventBody::FeedbackUpdated(f) => v2::EventBody::FeedbackUpdated(f.into()),
-            EventBody::AvailabilityUpdated { chunks, deleted } => v2::EventBody::AvailabilityUpdated {
+            EventBody::TicketCreated(v) => v4::EventBody::TicketCreated(v.into()),
+            EventBody::TicketUpdated(v) => v4::EventBody::TicketUpdated(v.into()),
+            EventBody::QueueCreated(q) => v4::EventBody::QueueCreated(q.into()),
+            EventBody::QueueUpdated(q) => v4::EventBody::QueueUpdated(q.into()),
+            EventBody::AnnouncementPosted(a) => v4::EventBody::AnnouncementPosted(a.into()),
+            EventBody::FeedbackCreated(f) => v4::EventBody::FeedbackCreated(f.into()),
+            EventBody::FeedbackUpdated(f) => v4::EventBody::FeedbackUpdated(f.into()),
+            EventBody::AvailabilityUpdated { chunks, deleted } => v4::EventBody::AvailabilityUpdated {
                 chunks: chunks.iter().map(Into::into).collect(),
                 deleted: deleted.iter().map(|c| c.0).collect(),
             },
-            EventBody::SessionUpdated(s) => v2::EventBody::SessionUpdated(s.into()),
+            EventBody::SessionUpdated(s) => v4::EventBody::SessionUpdated(s.into()),
             EventBody::SessionReminder {
                 session,
                 to,
                 minutes_before,
-            } => v2::EventBody::SessionReminder {
+            } => v4::EventBody::SessionReminder {
                 session: session.into(),
                 to: to.0,
                 minutes_before: *minutes_before,
@@ -737,9 +844,9 @@ impl From<&EventBody> for v2::EventBody {
     }
 }
 
-impl From<&Event> for v3::Event {
+impl From<&Event> for v4::Event {
     fn from(e: &Event) -> Self {
-        v3::Event {
+        v4::Event {
             seq: e.seq,
             at: e.at,
             by: e.by.map(|u| u.0),
@@ -791,25 +898,56 @@ impl TryFrom<v1::Event> for Event {
     }
 }
 
-impl TryFrom<v2::EventBody> for EventBody {
+/// Before version 4 there was one queue: its tickets are in queue 1, and a change of
+/// its settings is a change of queue 1.
+impl From<v2::EventBody> for v4::EventBody {
+    fn from(body: v2::EventBody) -> Self {
+        match body {
+            v2::EventBody::TicketCreated(v) => v4::EventBody::TicketCreated(view_v2_to_v4(v)),
+            v2::EventBody::TicketUpdated(v) => v4::EventBody::TicketUpdated(view_v2_to_v4(v)),
+            v2::EventBody::QueueUpdated(s) => {
+                v4::EventBody::QueueUpdated((&Queue::first(QueueSettings::from(s))).into())
+            }
+            v2::EventBody::AnnouncementPosted(a) => v4::EventBody::AnnouncementPosted(a),
+            v2::EventBody::FeedbackCreated(f) => v4::EventBody::FeedbackCreated(f),
+            v2::EventBody::FeedbackUpdated(f) => v4::EventBody::FeedbackUpdated(f),
+            v2::EventBody::AvailabilityUpdated { chunks, deleted } => {
+                v4::EventBody::AvailabilityUpdated { chunks, deleted }
+            }
+            v2::EventBody::SessionUpdated(s) => v4::EventBody::SessionUpdated(s),
+            v2::EventBody::SessionReminder {
+                session,
+                to,
+                minutes_before,
+            } => v4::EventBody::SessionReminder {
+                session,
+                to,
+                minutes_before,
+            },
+        }
+    }
+}
+
+impl TryFrom<v4::EventBody> for EventBody {
     type Error = String;
-    fn try_from(body: v2::EventBody) -> Checked<Self> {
+    fn try_from(body: v4::EventBody) -> Checked<Self> {
         Ok(match body {
-            v2::EventBody::TicketCreated(v) => EventBody::TicketCreated(v.try_into()?),
-            v2::EventBody::TicketUpdated(v) => EventBody::TicketUpdated(v.try_into()?),
-            v2::EventBody::QueueUpdated(s) => EventBody::QueueUpdated(s.into()),
-            v2::EventBody::AnnouncementPosted(a) => EventBody::AnnouncementPosted(a.try_into()?),
-            v2::EventBody::FeedbackCreated(f) => EventBody::FeedbackCreated(f.try_into()?),
-            v2::EventBody::FeedbackUpdated(f) => EventBody::FeedbackUpdated(f.try_into()?),
-            v2::EventBody::AvailabilityUpdated { chunks, deleted } => EventBody::AvailabilityUpdated {
+            v4::EventBody::TicketCreated(v) => EventBody::TicketCreated(v.try_into()?),
+            v4::EventBody::TicketUpdated(v) => EventBody::TicketUpdated(v.try_into()?),
+            v4::EventBody::QueueCreated(q) => EventBody::QueueCreated(q.try_into()?),
+            v4::EventBody::QueueUpdated(q) => EventBody::QueueUpdated(q.try_into()?),
+            v4::EventBody::AnnouncementPosted(a) => EventBody::AnnouncementPosted(a.try_into()?),
+            v4::EventBody::FeedbackCreated(f) => EventBody::FeedbackCreated(f.try_into()?),
+            v4::EventBody::FeedbackUpdated(f) => EventBody::FeedbackUpdated(f.try_into()?),
+            v4::EventBody::AvailabilityUpdated { chunks, deleted } => EventBody::AvailabilityUpdated {
                 chunks: chunks
                     .into_iter()
                     .map(TryInto::try_into)
                     .collect::<Checked<_>>()?,
                 deleted: deleted.into_iter().map(ChunkId).collect(),
             },
-            v2::EventBody::SessionUpdated(s) => EventBody::SessionUpdated(s.try_into()?),
-            v2::EventBody::SessionReminder {
+            v4::EventBody::SessionUpdated(s) => EventBody::SessionUpdated(s.try_into()?),
+            v4::EventBody::SessionReminder {
                 session,
                 to,
                 minutes_before,
@@ -839,6 +977,19 @@ impl TryFrom<v2::Event> for Event {
 impl TryFrom<v3::Event> for Event {
     type Error = String;
     fn try_from(e: v3::Event) -> Checked<Self> {
+        v4::Event {
+            seq: e.seq,
+            at: e.at,
+            by: e.by,
+            body: e.body.into(),
+        }
+        .try_into()
+    }
+}
+
+impl TryFrom<v4::Event> for Event {
+    type Error = String;
+    fn try_from(e: v4::Event) -> Checked<Self> {
         Ok(Event {
             seq: e.seq,
             at: e.at,
@@ -870,11 +1021,17 @@ mod tests {
     }
 
     #[test]
-    fn tickets_are_written_as_version_2_and_version_1_still_reads() {
-        let t = ticket(true, false);
+    fn tickets_are_written_as_version_4_and_older_versions_still_read() {
+        let mut t = ticket(true, false);
+        t.queue = QueueId(3);
+        t.tags = vec!["Rust".into()];
         let bytes = Record::encode(&t);
-        assert_eq!(bytes[0], 2);
+        assert_eq!(bytes[0], 4);
         assert_eq!(Ticket::decode(&bytes).unwrap(), t);
+        // Version 2's bytes: in queue 1, without tags.
+        let v2 = encode_as(2, &v2::Ticket::from(&t));
+        let read = Ticket::decode(&v2).unwrap();
+        assert_eq!((read.queue, read.tags.len(), read.anonymous), (FIRST_QUEUE, 0, true));
         // The first release's bytes: neither anonymous nor away.
         let old = encode_as(1, &v1::Ticket::from(&t));
         let read = Ticket::decode(&old).unwrap();
@@ -888,6 +1045,7 @@ mod tests {
             ticket: ticket(true, true),
             position: Some(1),
             estimated_wait_seconds: None,
+            matching_mentors: Some(2),
         };
         let feedback = Feedback {
             ticket: TicketId(7),
@@ -913,6 +1071,37 @@ mod tests {
             assert_eq!(bytes[0], current::EVENT);
             assert_eq!(Event::decode(&bytes).unwrap(), event);
         }
+    }
+
+    #[test]
+    fn an_old_queue_settings_event_reads_as_queue_1_and_old_profiles_staff_everything() {
+        let old = v3::Event {
+            seq: 5,
+            at: chrono::Utc::now(),
+            by: Some(2),
+            body: v2::EventBody::QueueUpdated(v1::QueueSettings {
+                open: false,
+                message: "lunch".into(),
+            }),
+        };
+        let read = Event::decode(&encode_as(3, &old)).unwrap();
+        let EventBody::QueueUpdated(q) = read.body else {
+            panic!("still a queue change");
+        };
+        assert_eq!((q.id, q.name.as_str(), q.open, q.message.as_str()), (FIRST_QUEUE, "Help", false, "lunch"));
+        let profile = v1::MentorProfile {
+            user: 7,
+            name: "Grace".into(),
+            about_me: String::new(),
+            skills: vec!["Rust".into()],
+            team_number: None,
+        };
+        let read = MentorProfile::decode(&encode_as(1, &profile)).unwrap();
+        assert_eq!((read.queues.clone(), read.away), (None, false));
+        let mut staffed = read.clone();
+        staffed.queues = Some([QueueId(2)].into());
+        staffed.away = true;
+        assert_eq!(MentorProfile::decode(&Record::encode(&staffed)).unwrap(), staffed);
     }
 
     #[test]
