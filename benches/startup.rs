@@ -54,6 +54,7 @@ fn build(data: &std::path::Path) {
                 ticket,
                 position: None,
                 estimated_wait_seconds: None,
+                matching_mentors: None,
             };
             batch.event(if n < TICKETS {
                 EventBody::TicketCreated(view)

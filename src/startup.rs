@@ -108,7 +108,8 @@ impl Application {
             stamp.clone(),
         );
         let hub = Hub::start_in_arbiter(&arbiters[2].handle(), move |_| hub_actor);
-        let session_actor = session_actor.with_listeners(vec![queue.clone().recipient(), hub.clone().recipient()]);
+        let session_actor =
+            session_actor.with_listeners(vec![queue.clone().recipient(), hub.clone().recipient()]);
         let sessions = SessionActor::start_in_arbiter(&arbiters[1].handle(), move |_| session_actor);
         let sink = hub.clone();
         store.set_event_sink(Box::new(move |events| sink.do_send(Publish(events.to_vec()))));

@@ -117,10 +117,10 @@ impl QueueActor {
             .into_iter()
             .map(|q| (q.id, q))
             .collect();
-        if !queues.contains_key(&FIRST_QUEUE) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = queues.entry(FIRST_QUEUE) {
             // A new store, or one the first release wrote: queue 1 from its settings.
             let settings: QueueSettings = store.meta(SETTINGS)?.unwrap_or_default();
-            queues.insert(FIRST_QUEUE, Queue::first(settings));
+            slot.insert(Queue::first(settings));
         }
         let next_ticket = next_id(&store, NEXT_TICKET, tickets.last().map(|t| t.id.0))?;
         let next_announcement = next_id(&store, NEXT_ANNOUNCEMENT, announcements.last().map(|a| a.id))?;
@@ -325,7 +325,11 @@ impl Handler<SignOfLife> for QueueActor {
         let now = self.clock.now();
         let sign = self.last_sign.entry(msg.0).or_insert(now);
         *sign = (*sign).max(now);
-        if self.board.claimed().any(|t| t.mentor.as_ref().is_some_and(|m| m.id == msg.0)) {
+        if self
+            .board
+            .claimed()
+            .any(|t| t.mentor.as_ref().is_some_and(|m| m.id == msg.0))
+        {
             self.plan_releases();
         }
     }
@@ -584,10 +588,11 @@ impl Handler<CreateQueue> for QueueActor {
     type Result = Reply<QueueSummary, QueueError>;
 
     fn handle(&mut self, msg: CreateQueue, _: &mut Context<Self>) -> Self::Result {
-        let made = Self::managers_only(&msg.by, "Only organizers and directors may create queues.").and_then(|()| {
-            let blank = blank_queue(QueueId(self.next_queue));
-            Ok(msg.fields.apply(blank, true, self.queues.values())?)
-        });
+        let made =
+            Self::managers_only(&msg.by, "Only organizers and directors may create queues.").and_then(|()| {
+                let blank = blank_queue(QueueId(self.next_queue));
+                Ok(msg.fields.apply(blank, true, self.queues.values())?)
+            });
         let queue = match made {
             Ok(q) => q,
             Err(e) => return after_barrier(&self.store, Err(e)),
@@ -680,7 +685,8 @@ impl Handler<PostAnnouncement> for QueueActor {
     type Result = Reply<Announcement, QueueError>;
 
     fn handle(&mut self, msg: PostAnnouncement, _: &mut Context<Self>) -> Self::Result {
-        if let Err(e) = Self::managers_only(&msg.by, "Only organizers and directors may post announcements.") {
+        if let Err(e) = Self::managers_only(&msg.by, "Only organizers and directors may post announcements.")
+        {
             return after_barrier(&self.store, Err(e));
         }
         let now = self.clock.now();

@@ -8,8 +8,8 @@
 
 use super::capacity::StaffingChanged;
 use super::{after_barrier, commit_then, next_id, Reply};
-use crate::domain::capacity::Staffing;
 use crate::clock::SharedClock;
+use crate::domain::capacity::Staffing;
 use crate::domain::event::EventBody;
 use crate::domain::schedule::{
     change_session, cut_into_chunks, due_reminders, may_list_every_session, may_mentor, next_wake, overlaps,

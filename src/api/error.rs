@@ -178,7 +178,9 @@ impl ResponseError for ApiError {
             tracing::error!(%cause, "internal error");
         }
         let mut response = HttpResponse::build(self.status_code());
-        if let ApiError::RateLimited(seconds) | ApiError::Busy(seconds) | ApiError::Cooldown(seconds, _) = self {
+        if let ApiError::RateLimited(seconds) | ApiError::Busy(seconds) | ApiError::Cooldown(seconds, _) =
+            self
+        {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.json(self.body())

@@ -202,9 +202,7 @@ impl Board {
     /// 1-based place of an OPEN ticket in its queue.
     pub fn position(&self, id: TicketId) -> Option<usize> {
         let lane = self.lane(self.tickets.get(&id)?.queue);
-        lane.open
-            .contains(&id)
-            .then(|| lane.open.range(..id).count() + 1)
+        lane.open.contains(&id).then(|| lane.open.range(..id).count() + 1)
     }
 
     /// The wait of the ticket at `position` in `queue`, with `available` mentors.
@@ -413,7 +411,10 @@ mod tests {
         assert_eq!(board.position(TicketId(4)), Some(1), "the lab moved up");
         assert_eq!(board.position(TicketId(3)), Some(2), "the help desk did not");
         assert_eq!(board.service_seconds(QueueId(2)), 120.0);
-        assert_eq!(board.service_seconds(Q1), crate::domain::queue::DEFAULT_SERVICE_SECONDS);
+        assert_eq!(
+            board.service_seconds(Q1),
+            crate::domain::queue::DEFAULT_SERVICE_SECONDS
+        );
         let places: Vec<(u64, u64, usize)> = board
             .open_places(&Available::everywhere(1))
             .iter()
@@ -421,7 +422,10 @@ mod tests {
             .collect();
         assert_eq!(places, [(1, 1, 1), (3, 1, 2), (4, 2, 1)]);
         // A ticket opened now in the lab waits for ticket 4 only: 120 s with one mentor.
-        assert_eq!(board.wait_at(QueueId(2), 2, &Available::everywhere(1)), Some(120.0));
+        assert_eq!(
+            board.wait_at(QueueId(2), 2, &Available::everywhere(1)),
+            Some(120.0)
+        );
         assert_eq!(board.wait_at(QueueId(2), 2, &Available::default()), None);
     }
 }

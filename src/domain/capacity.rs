@@ -29,7 +29,9 @@ impl Staffing {
     }
 
     pub fn in_session(&self, now: Timestamp) -> bool {
-        self.sessions.iter().any(|(start, end)| *start <= now && now < *end)
+        self.sessions
+            .iter()
+            .any(|(start, end)| *start <= now && now < *end)
     }
 
     /// Whether they have a skill equal (case-insensitively) to one of `tags`.
@@ -257,11 +259,19 @@ mod tests {
         let during = capacity.available(at(10));
         assert_eq!(during.in_queue(QueueId(1)), 2, "4 is in a confirmed session");
         assert_eq!(capacity.status(UserId(4), at(10)), MentorStatus::InSession);
-        assert_eq!(capacity.available(at(40)).in_queue(QueueId(1)), 3, "the session ended");
+        assert_eq!(
+            capacity.available(at(40)).in_queue(QueueId(1)),
+            3,
+            "the session ended"
+        );
         assert_eq!(capacity.status(UserId(3), at(0)), MentorStatus::Away);
         assert!(capacity.disconnect(UserId(1)));
         assert_eq!(capacity.status(UserId(1), at(0)), MentorStatus::Offline);
-        assert_eq!(capacity.available(at(0)).in_queue(QueueId(7)), 2, "a queue made later");
+        assert_eq!(
+            capacity.available(at(0)).in_queue(QueueId(7)),
+            2,
+            "a queue made later"
+        );
         assert_eq!(capacity.next_change(at(0)), Some(at(10)));
         assert_eq!(capacity.next_change(at(10)), Some(at(40)));
         assert_eq!(capacity.next_change(at(40)), None);

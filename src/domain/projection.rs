@@ -279,7 +279,9 @@ mod tests {
         let mentor = test_person(9, &[Role::Mentor]);
         projection.apply(&updated(8, moved(&ticket(1, 1), &mentor, Status::Claimed, 1)));
         assert_eq!(projection.last_seq(), 8);
-        let summary = projection.summary(FIRST_QUEUE, &Available::everywhere(1)).unwrap();
+        let summary = projection
+            .summary(FIRST_QUEUE, &Available::everywhere(1))
+            .unwrap();
         assert_eq!((summary.open_count, summary.claimed_count), (1, 1));
     }
 

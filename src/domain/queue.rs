@@ -197,7 +197,10 @@ fn clean_tags(tags: &[String], errors: &mut FieldErrors) -> Vec<String> {
         if tag.is_empty() {
             errors.add("tags", "a tag may not be blank");
         } else if tag.chars().count() > QUEUE_TAG_MAX {
-            errors.add("tags", format!("each tag must be at most {QUEUE_TAG_MAX} characters"));
+            errors.add(
+                "tags",
+                format!("each tag must be at most {QUEUE_TAG_MAX} characters"),
+            );
         } else if super::validate::has_control_characters(tag) {
             errors.add("tags", "a tag must not contain control characters");
         } else if cleaned.iter().any(|t| t.eq_ignore_ascii_case(tag)) {
@@ -575,7 +578,13 @@ mod tests {
         }
         .apply(current.clone(), false, [].iter())
         .unwrap();
-        assert_eq!(closed, Queue { open: false, ..current.clone() });
+        assert_eq!(
+            closed,
+            Queue {
+                open: false,
+                ..current.clone()
+            }
+        );
         let long = QueueFields {
             message: Some("x".repeat(1001)),
             ..Default::default()

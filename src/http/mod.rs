@@ -79,7 +79,11 @@ pub fn routes() -> Vec<RouteSpec> {
         spec(Method::PATCH, "/api/queues/{id}", patch().to(queues::update)),
         spec(Method::PUT, "/api/presence", put().to(queues::put_presence)),
         // Before `/api/mentors`'s siblings: a fixed path.
-        spec(Method::GET, "/api/mentors/online", get().to(queues::mentors_online)),
+        spec(
+            Method::GET,
+            "/api/mentors/online",
+            get().to(queues::mentors_online),
+        ),
         spec(
             Method::POST,
             "/api/announcements",

@@ -42,7 +42,8 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
         metrics::gauge!(telemetry::TICKETS, "queue" => queue, "status" => status.as_str()).set(count as f64);
     }
     for q in queues {
-        metrics::gauge!(telemetry::MENTORS_ONLINE, "queue" => q.queue.id.to_string()).set(q.mentors_online as f64);
+        metrics::gauge!(telemetry::MENTORS_ONLINE, "queue" => q.queue.id.to_string())
+            .set(q.mentors_online as f64);
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

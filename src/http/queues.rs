@@ -91,16 +91,17 @@ impl QueueBody {
                 errors.add("archived", "a new queue cannot be archived");
             }
         }
-        errors.into_result(QueueFields {
-            name: self.name,
-            description: self.description,
-            tags: self.tags,
-            open: self.open,
-            cooldown_seconds: self.cooldown_seconds,
-            message: self.message,
-            archived: self.archived,
-        })
-        .map_err(ApiError::from)
+        errors
+            .into_result(QueueFields {
+                name: self.name,
+                description: self.description,
+                tags: self.tags,
+                open: self.open,
+                cooldown_seconds: self.cooldown_seconds,
+                message: self.message,
+                archived: self.archived,
+            })
+            .map_err(ApiError::from)
     }
 }
 
@@ -115,7 +116,9 @@ pub async fn create(
     Body(body): Body<QueueBody>,
 ) -> Result<HttpResponse, ApiError> {
     if !caller.user.roles.is_manager() {
-        return Err(ApiError::forbidden("Only organizers and directors may create queues."));
+        return Err(ApiError::forbidden(
+            "Only organizers and directors may create queues.",
+        ));
     }
     let fields = body.fields(true)?;
     let queue = state
@@ -176,7 +179,9 @@ pub async fn put_presence(
 ) -> Result<HttpResponse, ApiError> {
     let away = match body.status.as_deref() {
         None => return Err(ApiError::validation("status", "is required")),
-        Some(s) => parse_presence(s).ok_or_else(|| ApiError::validation("status", "must be available or away"))?,
+        Some(s) => {
+            parse_presence(s).ok_or_else(|| ApiError::validation("status", "must be available or away"))?
+        }
     };
     let profile = state
         .sessions
@@ -208,7 +213,9 @@ pub struct MentorOnlineJson {
               (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn mentors_online(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     if !caller.user.roles.is_staff() {
-        return Err(ApiError::forbidden("Only mentors, organizers and directors see who is helping whom."));
+        return Err(ApiError::forbidden(
+            "Only mentors, organizers and directors see who is helping whom.",
+        ));
     }
     let mentors = state
         .users

@@ -2,11 +2,11 @@
 //! `/api/notification-settings/`.
 
 use super::tickets::query_bool;
+use crate::actors::queue::QueueIds;
 use crate::actors::session::{
     ChangeSession, ChangeSettings, DeleteAvailability, GetSettings, ListAvailability, ListSessions,
     PublishAvailability, PutProfile, RequestSession, SearchMentors, SessionError, When,
 };
-use crate::actors::queue::QueueIds;
 use crate::actors::users::ListUsers;
 use crate::actors::Settled;
 use crate::api::error::{ApiError, ErrorBody};

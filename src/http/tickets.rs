@@ -100,7 +100,7 @@ pub struct ListQuery {
     /// Only the tickets of this queue.
     pub queue: Option<String>,
     /// Repeatable: only tickets having any of these tags (case-insensitive).
-    pub tag: Option<String>,
+    pub tag: Option<Vec<String>>,
 }
 
 /// `?queue=ID` in a query string.
@@ -133,14 +133,26 @@ pub async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,
     caller: Caller,
-    query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    // `tag` repeats, which a struct cannot hold: read every one from the raw query.
-    let tags: Vec<String> = form_urlencoded::parse(req.query_string().as_bytes())
-        .filter(|(k, _)| k == "tag")
-        .map(|(_, v)| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .collect();
+    // `tag` repeats, which a derived query struct refuses: read the pairs themselves
+    // (the last of any other parameter wins).
+    let mut query = ListQuery {
+        status: None,
+        mine: None,
+        queue: None,
+        tag: None,
+    };
+    let mut tags: Vec<String> = Vec::new();
+    for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        let value = value.into_owned();
+        match key.as_ref() {
+            "status" => query.status = Some(value),
+            "mine" => query.mine = Some(value),
+            "queue" => query.queue = Some(value),
+            "tag" if !value.trim().is_empty() => tags.push(value.trim().to_string()),
+            _ => {}
+        }
+    }
     let mut errors = FieldErrors::new();
     let statuses = query
         .status

@@ -199,7 +199,9 @@ mod tests {
         let mut batch = Batch::new();
         batch
             .meta("x", &7u64)
-            .event(EventBody::QueueUpdated(crate::domain::queue::Queue::first(Default::default())));
+            .event(EventBody::QueueUpdated(crate::domain::queue::Queue::first(
+                Default::default(),
+            )));
         let _ = store.commit(batch, chrono::Utc::now()).unwrap();
         let file = backup_of(&store);
         let (id, epoch) = (store.id(), store.epoch());

@@ -607,8 +607,12 @@ mod tests {
         let mut batch = Batch::new();
         batch
             .meta("x", &1u64)
-            .event(EventBody::QueueUpdated(crate::domain::queue::Queue::first(Default::default())));
-        batch.event(EventBody::QueueUpdated(crate::domain::queue::Queue::first(Default::default())));
+            .event(EventBody::QueueUpdated(crate::domain::queue::Queue::first(
+                Default::default(),
+            )));
+        batch.event(EventBody::QueueUpdated(crate::domain::queue::Queue::first(
+            Default::default(),
+        )));
         let commit = store.commit(batch, now).unwrap();
         let seqs: Vec<u64> = commit.events.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![1, 2]);
@@ -627,7 +631,9 @@ mod tests {
         let publish = |n: usize| {
             let mut batch = Batch::new();
             for _ in 0..n {
-                batch.event(EventBody::QueueUpdated(crate::domain::queue::Queue::first(Default::default())));
+                batch.event(EventBody::QueueUpdated(crate::domain::queue::Queue::first(
+                    Default::default(),
+                )));
             }
             let _ = store.commit(batch, now).unwrap();
         };

@@ -131,7 +131,9 @@ impl StaffIndex {
 
     /// The staff connections that receive `queue`'s ticket events.
     fn of(&self, queue: QueueId) -> impl Iterator<Item = &ClientId> {
-        self.all.iter().chain(self.by_queue.get(&queue).into_iter().flatten())
+        self.all
+            .iter()
+            .chain(self.by_queue.get(&queue).into_iter().flatten())
     }
 }
 

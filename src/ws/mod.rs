@@ -47,7 +47,10 @@ async fn url_subscription(
         .await
         .map_err(ApiError::from)?;
     if let Some(unknown) = wanted.iter().find(|q| !known.contains(q)) {
-        return Err(ApiError::validation("queues", &format!("there is no queue {unknown}")));
+        return Err(ApiError::validation(
+            "queues",
+            &format!("there is no queue {unknown}"),
+        ));
     }
     Ok(Subscription(Some(wanted)))
 }

@@ -5,13 +5,13 @@
 use crate::api::views::{event_data, AnnouncementJson, QueueJson, SessionJson, TicketJson};
 pub use crate::api::Stamp;
 use crate::domain::event::{Audience, Event, Subscription};
+use crate::domain::projection::{PositionChange, SnapshotView};
 use crate::domain::queue::FIRST_QUEUE;
 use crate::domain::QueueId;
-use std::collections::{BTreeMap, BTreeSet};
-use crate::domain::projection::{PositionChange, SnapshotView};
 use actix_http::ws::{CloseReason, OpCode, Parser};
 use bytes::{Bytes, BytesMut};
 use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One complete WebSocket frame as it goes on the wire (server frames are not masked,
 /// so the bytes are the same for every recipient). Cloning shares them.
@@ -118,10 +118,8 @@ pub fn position(change: &PositionChange) -> Frame {
 /// `{"type":"presence","mentors_online":n,"queues":{"1":n,…}}`: the available mentors
 /// of every queue not archived; `mentors_online` is queue 1's.
 pub fn presence(counts: &BTreeMap<QueueId, usize>) -> Frame {
-    let queues: serde_json::Map<String, Value> = counts
-        .iter()
-        .map(|(q, n)| (q.0.to_string(), json!(n)))
-        .collect();
+    let queues: serde_json::Map<String, Value> =
+        counts.iter().map(|(q, n)| (q.0.to_string(), json!(n))).collect();
     frame(json!({
         "type": "presence",
         "mentors_online": counts.get(&FIRST_QUEUE).copied().unwrap_or(0),
@@ -176,7 +174,10 @@ pub fn parse_client(text: &str) -> Result<ClientMessage, Frame> {
     match value.get("type").and_then(Value::as_str) {
         Some("ping") => Ok(ClientMessage::Ping),
         Some("subscribe") => match value.get("queues") {
-            None => Err(error("validation_failed", "`subscribe` needs `queues` (a list of ids, or null).")),
+            None => Err(error(
+                "validation_failed",
+                "`subscribe` needs `queues` (a list of ids, or null).",
+            )),
             Some(queues) => parse_queue_list(queues)
                 .map(ClientMessage::Subscribe)
                 .map_err(|why| error("validation_failed", why)),
@@ -201,8 +202,18 @@ mod tests {
             parse_client(r#"{"type":"subscribe","queues":null}"#),
             Ok(ClientMessage::Subscribe(None))
         );
-        for wrong in [r#"{"type":"subscribe"}"#, r#"{"type":"subscribe","queues":[0]}"#, r#"{"type":"subscribe","queues":"1"}"#] {
-            assert!(parse_client(wrong).unwrap_err().payload().contains("validation_failed"), "{wrong}");
+        for wrong in [
+            r#"{"type":"subscribe"}"#,
+            r#"{"type":"subscribe","queues":[0]}"#,
+            r#"{"type":"subscribe","queues":"1"}"#,
+        ] {
+            assert!(
+                parse_client(wrong)
+                    .unwrap_err()
+                    .payload()
+                    .contains("validation_failed"),
+                "{wrong}"
+            );
         }
         let garbage = parse_client("{nope").unwrap_err();
         assert!(garbage.payload().contains("invalid_json"));

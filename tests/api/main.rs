@@ -11,6 +11,7 @@ mod idempotency;
 mod lcs;
 mod old_data;
 mod queue;
+mod queues;
 mod realtime;
 mod scheduling;
 mod tickets;

@@ -407,7 +407,6 @@ impl From<&Ticket> for v2::Ticket {
     }
 }
 
-
 impl From<&Ticket> for v4::Ticket {
     fn from(t: &Ticket) -> Self {
         v4::Ticket {
@@ -1031,7 +1030,10 @@ mod tests {
         // Version 2's bytes: in queue 1, without tags.
         let v2 = encode_as(2, &v2::Ticket::from(&t));
         let read = Ticket::decode(&v2).unwrap();
-        assert_eq!((read.queue, read.tags.len(), read.anonymous), (FIRST_QUEUE, 0, true));
+        assert_eq!(
+            (read.queue, read.tags.len(), read.anonymous),
+            (FIRST_QUEUE, 0, true)
+        );
         // The first release's bytes: neither anonymous nor away.
         let old = encode_as(1, &v1::Ticket::from(&t));
         let read = Ticket::decode(&old).unwrap();
@@ -1088,7 +1090,10 @@ mod tests {
         let EventBody::QueueUpdated(q) = read.body else {
             panic!("still a queue change");
         };
-        assert_eq!((q.id, q.name.as_str(), q.open, q.message.as_str()), (FIRST_QUEUE, "Help", false, "lunch"));
+        assert_eq!(
+            (q.id, q.name.as_str(), q.open, q.message.as_str()),
+            (FIRST_QUEUE, "Help", false, "lunch")
+        );
         let profile = v1::MentorProfile {
             user: 7,
             name: "Grace".into(),
