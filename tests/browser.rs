@@ -330,3 +330,194 @@ async fn a_ticket_travels_live_between_a_participant_and_a_mentor() {
     mentor.close().await.unwrap();
     participant.close().await.unwrap();
 }
+
+/// Signs `email` in over REST and returns the token answer.
+async fn token(base: &str, email: &str) -> Value {
+    rest(
+        base,
+        reqwest::Method::POST,
+        "/api/auth/token/",
+        None,
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await
+}
+
+async fn type_into(page: &Client, id: &str, text: &str) {
+    page.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+/// The text of the element `css` once it is there, looked up again if a re-render
+/// replaced it meanwhile (as [`click`] does).
+async fn text_of(page: &Client, css: &str) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        let element = page.wait().at_most(WAIT).for_element(Locator::Css(css)).await;
+        match element.expect(css).text().await {
+            Ok(text) => return text,
+            Err(e) if started.elapsed() < WAIT => {
+                eprintln!("retrying reading {css}: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("could not read {css}: {e}"),
+        }
+    }
+}
+
+/// Many queues on the board: a director creates a tagged queue from the page, a
+/// participant picks it and a topic, the mentor who staffs only that queue sees the
+/// ticket marked as matching their skills (and not a ticket of another queue), steps
+/// away and back, and the desk shows who is helping whom.
+#[tokio::test]
+async fn queues_topics_and_capacity_on_the_board() {
+    let chromium = find_program(&["/usr/bin/chromium", "/usr/bin/chromium-browser"])
+        .unwrap_or_else(|| panic!("NO BROWSER INSTALLED: apt-get install chromium chromium-driver"));
+    let driver = find_program(&["/usr/bin/chromedriver"])
+        .unwrap_or_else(|| panic!("NO CHROMEDRIVER INSTALLED: apt-get install chromium-driver"));
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_server(&dir.path().join("data"));
+    for (email, name) in [
+        ("ops@example.org", "Ops"),
+        ("grace@example.org", "Grace"),
+        ("ada@example.org", "Ada"),
+        ("bob@example.org", "Bob"),
+    ] {
+        rest(
+            &base,
+            reqwest::Method::POST,
+            "/api/auth/register/",
+            None,
+            json!({"email": email, "password": PASSWORD, "name": name}),
+        )
+        .await;
+    }
+    let ops = token(&base, "ops@example.org").await;
+    let grace = token(&base, "grace@example.org").await;
+    let grace_id = grace["user"]["id"].as_u64().unwrap();
+    rest(
+        &base,
+        reqwest::Method::PUT,
+        &format!("/api/users/{grace_id}/roles/"),
+        ops["access"].as_str(),
+        json!({"roles": ["mentor"]}),
+    )
+    .await;
+    let grace = token(&base, "grace@example.org").await;
+    rest(
+        &base,
+        reqwest::Method::PUT,
+        "/api/mentors/me/",
+        grace["access"].as_str(),
+        json!({"skills": ["arduino"]}),
+    )
+    .await;
+
+    let (_driver, driver_url) = start_chromedriver(&driver);
+    let manager = browser(&driver_url, &chromium, &dir.path().join("manager-profile")).await;
+    let mentor = browser(&driver_url, &chromium, &dir.path().join("mentor-profile")).await;
+    let participant = browser(&driver_url, &chromium, &dir.path().join("participant-profile")).await;
+
+    // The director creates the lab with two topics.
+    log_in(&manager, &base, "ops@example.org").await;
+    type_into(&manager, "new-queue-name", "Hardware lab").await;
+    type_into(&manager, "new-queue-tags", "Arduino, FPGA").await;
+    click(&manager, "#new-queue-submit").await;
+    let lab = text_of(&manager, "#queues .queue-row[data-queue='2']").await;
+    assert!(lab.contains("Hardware lab") && lab.contains("FPGA"), "{lab}");
+
+    // The mentor staffs only the lab.
+    log_in(&mentor, &base, "grace@example.org").await;
+    mentor
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#my-queues input[value='2']"))
+        .await
+        .unwrap();
+    click(&mentor, "#my-queues input[value='1']").await;
+    click(&mentor, "#my-queues-save").await;
+    mentor
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath("//div[contains(@class,'toast') and contains(., 'Saved your queues')]"))
+        .await
+        .unwrap();
+    mentor
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#conn.live"))
+        .await
+        .unwrap();
+
+    // Two participants: one in the lab with a topic, one at the help desk.
+    log_in(&participant, &base, "bob@example.org").await;
+    type_into(&participant, "ticket-title", "Printer jam").await;
+    type_into(&participant, "ticket-location", "Table 2").await;
+    click(&participant, "#ticket-submit").await;
+    participant
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#my-tickets .ticket"))
+        .await
+        .unwrap();
+    click(&participant, "#logout").await;
+    log_in(&participant, &base, "ada@example.org").await;
+    participant
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#ticket-queue option[value='2']"))
+        .await
+        .unwrap();
+    click(&participant, "#ticket-queue option[value='2']").await;
+    click(&participant, "#ticket-tags input[value='Arduino']").await;
+    type_into(&participant, "ticket-title", "LED will not blink").await;
+    type_into(&participant, "ticket-location", "Lab bench 3").await;
+    click(&participant, "#ticket-submit").await;
+    let mine = text_of(&participant, "#my-tickets .ticket").await;
+    assert!(mine.contains("Hardware lab") && mine.contains("Arduino"), "{mine}");
+
+    // The mentor's board: the lab's ticket, marked as a match; not the help desk's.
+    let card = text_of(&mentor, "#board .ticket.match").await;
+    assert!(card.contains("LED will not blink") && card.contains("matches my skills"), "{card}");
+    let board = text_of(&mentor, "#board").await;
+    assert!(!board.contains("Printer jam"), "a queue the mentor does not staff: {board}");
+
+    // Away and back: the lab's count of available mentors follows, live.
+    let available = "#queues .queue-row[data-queue='2'] .mentors-online";
+    let counted = text_of(&manager, available).await;
+    assert!(counted.starts_with('1'), "{counted}");
+    click(&mentor, "#presence-toggle").await;
+    let started = std::time::Instant::now();
+    loop {
+        let now = text_of(&manager, available).await;
+        if now.starts_with('0') {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "the manager's page did not see the mentor step away: {now}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(text_of(&mentor, "#presence-status").await, "away");
+    click(&mentor, "#presence-toggle").await;
+
+    // Claimed: the desk shows who is helping whom.
+    click(&mentor, "#board .ticket button.claim").await;
+    let started = std::time::Instant::now();
+    loop {
+        let helping = text_of(&mentor, "#helping").await;
+        if helping.contains("Grace") && helping.contains("LED will not blink") {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "who is helping whom: {helping}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    screenshot(&manager, "queues-manager").await;
+    screenshot(&mentor, "queues-mentor").await;
+    screenshot(&participant, "queues-participant").await;
+    for page in [manager, mentor, participant] {
+        page.close().await.unwrap();
+    }
+}
