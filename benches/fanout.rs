@@ -1,7 +1,8 @@
 //! fanout: N idle subscribed staff clients, one writer creating 100 tickets over REST;
 //! per delivery, the latency from just before the request to the client's receipt.
 //!
-//! `cargo bench --bench fanout` (sizes: `MENTORQ_BENCH_SIZES=1000,5000,10000`).
+//! `cargo bench --bench fanout` (sizes: `MENTORQ_BENCH_SIZES=1000,5000,10000`; spread
+//! over queues, each client subscribed to one: `MENTORQ_BENCH_QUEUES=10`).
 
 mod common;
 
@@ -13,7 +14,14 @@ fn main() {
 
 async fn run() {
     let sizes = env_list("MENTORQ_BENCH_SIZES", "1000,5000,10000");
-    println!("fanout: {} | runs per size: {}", machine(), runs());
+    // With more than one, the N clients are spread over that many queues and each
+    // event reaches N / queues of them.
+    let queues: usize = env_number("MENTORQ_BENCH_QUEUES", 1);
+    println!(
+        "fanout: {} | runs per size: {} | queues: {queues} (each event reaches N/{queues})",
+        machine(),
+        runs()
+    );
     println!(
         "{:>6} {:>3} {:>9} {:>9} {:>9} {:>14} {:>14} {:>7} {:>5}",
         "N", "run", "p50 ms", "p99 ms", "max ms", "last p50 ms", "last max ms", "missing", "dups"
@@ -32,6 +40,7 @@ async fn run() {
                 stalled: 0,
                 events: 100,
                 pause: Duration::from_millis(10),
+                queues,
             };
             let out = fanout::run(server, token, &plan).await;
             let (p50, p99, max) = (

@@ -33,6 +33,7 @@ async fn run() {
                 stalled,
                 events,
                 pause: Duration::from_millis(100),
+                queues: 1,
             };
             let out = fanout::run(server, token, &plan).await;
             let p99 = pct(&out.latencies, 99.0);

@@ -443,7 +443,9 @@ async fn queues_topics_and_capacity_on_the_board() {
     mentor
         .wait()
         .at_most(WAIT)
-        .for_element(Locator::XPath("//div[contains(@class,'toast') and contains(., 'Saved your queues')]"))
+        .for_element(Locator::XPath(
+            "//div[contains(@class,'toast') and contains(., 'Saved your queues')]",
+        ))
         .await
         .unwrap();
     mentor
@@ -478,13 +480,22 @@ async fn queues_topics_and_capacity_on_the_board() {
     type_into(&participant, "ticket-location", "Lab bench 3").await;
     click(&participant, "#ticket-submit").await;
     let mine = text_of(&participant, "#my-tickets .ticket").await;
-    assert!(mine.contains("Hardware lab") && mine.contains("Arduino"), "{mine}");
+    assert!(
+        mine.contains("Hardware lab") && mine.contains("Arduino"),
+        "{mine}"
+    );
 
     // The mentor's board: the lab's ticket, marked as a match; not the help desk's.
     let card = text_of(&mentor, "#board .ticket.match").await;
-    assert!(card.contains("LED will not blink") && card.contains("matches my skills"), "{card}");
+    assert!(
+        card.contains("LED will not blink") && card.contains("matches my skills"),
+        "{card}"
+    );
     let board = text_of(&mentor, "#board").await;
-    assert!(!board.contains("Printer jam"), "a queue the mentor does not staff: {board}");
+    assert!(
+        !board.contains("Printer jam"),
+        "a queue the mentor does not staff: {board}"
+    );
 
     // Away and back: the lab's count of available mentors follows, live.
     let available = "#queues .queue-row[data-queue='2'] .mentors-online";
@@ -497,7 +508,10 @@ async fn queues_topics_and_capacity_on_the_board() {
         if now.starts_with('0') {
             break;
         }
-        assert!(started.elapsed() < WAIT, "the manager's page did not see the mentor step away: {now}");
+        assert!(
+            started.elapsed() < WAIT,
+            "the manager's page did not see the mentor step away: {now}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(text_of(&mentor, "#presence-status").await, "away");

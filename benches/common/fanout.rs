@@ -20,6 +20,10 @@ pub struct Plan {
     pub events: usize,
     /// Pause between one event's full delivery and the next request.
     pub pause: Duration,
+    /// With more than 1, readers are spread over this many queues (reader `r`
+    /// subscribes to queue `1 + r % queues`) and event `i` goes to queue
+    /// `1 + i % queues`: each event reaches `readers / queues` of them.
+    pub queues: usize,
 }
 
 pub struct Outcome {
@@ -51,8 +55,32 @@ pub async fn run(server: &Server, token: &str, plan: &Plan) -> Outcome {
     let connecting = Arc::new(tokio::sync::Semaphore::new(200));
     let ready = Arc::new(AtomicU32::new(0));
 
+    let queues = plan.queues.max(1);
+    let client = reqwest::Client::new();
+    for q in 2..=queues {
+        post(
+            &client,
+            format!("{}/api/queues/", server.base),
+            Some(token),
+            json!({"name": format!("bench queue {q}")}),
+        )
+        .await;
+    }
+    // How many readers each event's queue has.
+    let audience = |i: usize| -> usize {
+        if queues == 1 {
+            plan.readers
+        } else {
+            (0..plan.readers).filter(|r| r % queues == i % queues).count()
+        }
+    };
     let mut readers = Vec::new();
-    for _ in 0..plan.readers {
+    for r in 0..plan.readers {
+        let narrowed = if queues > 1 {
+            format!("&queues={}", 1 + r % queues)
+        } else {
+            String::new()
+        };
         let (base, token) = (server.base.clone(), token.to_string());
         let (sent_at, delivered, mut stop, connecting, ready) = (
             sent_at.clone(),
@@ -64,7 +92,7 @@ pub async fn run(server: &Server, token: &str, plan: &Plan) -> Outcome {
         let events = plan.events;
         readers.push(tokio::spawn(async move {
             let permit = connecting.acquire().await.unwrap();
-            let mut ws = ws_connect(&base, &token, None).await;
+            let mut ws = ws_connect_with(&base, &token, None, &narrowed).await;
             // The snapshot: subscribed.
             let _ = ws.next().await;
             drop(permit);
@@ -109,7 +137,6 @@ pub async fn run(server: &Server, token: &str, plan: &Plan) -> Outcome {
     }
     let connect_seconds = start.elapsed().as_secs_f64();
 
-    let client = reqwest::Client::new();
     let edited = if plan.edits {
         let ticket = post(
             &client,
@@ -127,7 +154,11 @@ pub async fn run(server: &Server, token: &str, plan: &Plan) -> Outcome {
     let mut last_sample = Instant::now();
     for i in 0..plan.events {
         sent_at[i].store(start.elapsed().as_nanos() as u64, Ordering::Release);
-        let title = json!({"title": format!("bench-{i}"), "location": "bench"});
+        let title = if edited.is_some() {
+            json!({"title": format!("bench-{i}"), "location": "bench"})
+        } else {
+            json!({"title": format!("bench-{i}"), "location": "bench", "queue": 1 + i % queues})
+        };
         match &edited {
             Some(url) => {
                 let r = client
@@ -150,7 +181,7 @@ pub async fn run(server: &Server, token: &str, plan: &Plan) -> Outcome {
             }
         }
         let deadline = Instant::now() + Duration::from_secs(5);
-        while (delivered[i].load(Ordering::Acquire) as usize) < plan.readers && Instant::now() < deadline {
+        while (delivered[i].load(Ordering::Acquire) as usize) < audience(i) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
         if last_sample.elapsed() > Duration::from_secs(10) {
@@ -183,7 +214,7 @@ pub async fn run(server: &Server, token: &str, plan: &Plan) -> Outcome {
     Outcome {
         latencies,
         last_recipient,
-        missing: (plan.readers * plan.events) as u64 - received,
+        missing: (0..plan.events).map(|i| audience(i) as u64).sum::<u64>() - received,
         duplicated,
         rss,
         connect_seconds,

@@ -211,6 +211,16 @@ pub async fn ws_connect(
     token: &str,
     recv_buffer: Option<u32>,
 ) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    ws_connect_with(base, token, recv_buffer, "").await
+}
+
+/// [`ws_connect`] with `extra` appended to the URL's query (e.g. `&queues=3`).
+pub async fn ws_connect_with(
+    base: &str,
+    token: &str,
+    recv_buffer: Option<u32>,
+    extra: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
     let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
     for attempt in 0.. {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
@@ -222,7 +232,7 @@ pub async fn ws_connect(
             // 128 KiB that was a third of the bench client's CPU, at 8 KiB still 13 % of its
             // user time. The frames measured here are under 1 KiB.
             Ok(tcp) => match tokio_tungstenite::client_async_with_config(
-                ws_url(base, token),
+                format!("{}{extra}", ws_url(base, token)),
                 tcp,
                 Some(
                     tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()

@@ -351,4 +351,29 @@ mod tests {
         assert_eq!(projection.positions_of(UserId(1)), vec![]);
         assert_eq!(projection.positions_of(UserId(3))[0].position, 2);
     }
+
+    #[test]
+    fn a_narrowed_snapshot_holds_its_queues_tickets_and_every_queue() {
+        let lab = Queue {
+            id: QueueId(2),
+            name: "Lab".into(),
+            ..Queue::first(Default::default())
+        };
+        let in_lab = Ticket {
+            queue: QueueId(2),
+            ..ticket(2, 2)
+        };
+        let mut projection = seeded(vec![ticket(1, 1), in_lab], 2);
+        projection.apply(&event(3, EventBody::QueueCreated(lab)));
+        let narrowed = Subscription(Some([QueueId(2)].into()));
+        let staff = Roles::default().with(Role::Mentor);
+        let snapshot = projection.snapshot(UserId(9), staff, at(0), &Available::everywhere(1), &narrowed);
+        let ids: Vec<u64> = snapshot.tickets.iter().map(|t| t.ticket.id.0).collect();
+        assert_eq!(ids, [2]);
+        assert_eq!(snapshot.tickets[0].position, Some(1), "first in its own queue");
+        assert_eq!(snapshot.queues.len(), 2, "the queue list stays complete");
+        assert_eq!(snapshot.queue.queue.id, FIRST_QUEUE);
+        assert!(!narrowed.admits(&updated(4, ticket(1, 1)).body));
+        assert!(narrowed.admits(&event(5, EventBody::AnnouncementPosted(announcement(1))).body));
+    }
 }
