@@ -19,6 +19,42 @@ pub struct Config {
     pub realtime: RealtimeConfig,
     pub compat: CompatConfig,
     pub metrics: MetricsConfig,
+    /// Outbound webhooks (`[[webhooks]]`), each its own ordered stream of events.
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// One `[[webhooks]]` entry.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct WebhookConfig {
+    pub url: String,
+    /// Event kinds to send (`ticket.created`, …), or `["*"]` for all.
+    #[serde(default = "every_event")]
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub format: WebhookFormat,
+    /// For `standard`: `whsec_<base64>`, or any other string of at least 24 bytes.
+    pub secret: Option<String>,
+    /// How long one event is retried before it is skipped (and logged).
+    #[serde(default = "one_day")]
+    pub retry_hours: u64,
+}
+
+fn every_event() -> Vec<String> {
+    vec!["*".into()]
+}
+
+fn one_day() -> u64 {
+    24
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// The Standard Webhooks specification: signed JSON.
+    #[default]
+    Standard,
+    /// `{"text": "…"}`, as Slack's and Discord's incoming webhooks take it.
+    Slack,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -335,6 +371,25 @@ impl Config {
                 detail: detail.into(),
             })
         };
+        for (i, hook) in self.webhooks.iter().enumerate() {
+            let key = |field: &str| format!("webhooks[{i}].{field}");
+            if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
+                return invalid(&key("url"), "must be an http:// or https:// URL");
+            }
+            if hook.events.is_empty() {
+                return invalid(&key("events"), "must list event kinds, or \"*\" for all");
+            }
+            if hook.format == WebhookFormat::Standard {
+                match hook.secret.as_deref().map(crate::domain::webhook::secret_bytes) {
+                    None => return invalid(&key("secret"), "is required for the standard format"),
+                    Some(Err(why)) => return invalid(&key("secret"), why),
+                    Some(Ok(_)) => {}
+                }
+            }
+            if hook.retry_hours == 0 || hook.retry_hours > 24 * 30 {
+                return invalid(&key("retry_hours"), "must be from 1 to 720");
+            }
+        }
         if let Some(secret) = &self.auth.jwt_secret {
             if secret.len() < 32 {
                 return invalid("auth.jwt_secret", "must be at least 32 bytes long");

@@ -112,7 +112,23 @@ impl Application {
             session_actor.with_listeners(vec![queue.clone().recipient(), hub.clone().recipient()]);
         let sessions = SessionActor::start_in_arbiter(&arbiters[1].handle(), move |_| session_actor);
         let sink = hub.clone();
-        store.set_event_sink(Box::new(move |events| sink.do_send(Publish(events.to_vec()))));
+        // The newest durable event, for the notification senders (they read the log).
+        let (durable_tx, durable_rx) = tokio::sync::watch::channel(store.next_seq() - 1);
+        store.set_event_sink(Box::new(move |events| {
+            if let Some(last) = events.last() {
+                durable_tx.send_replace(last.seq);
+            }
+            sink.do_send(Publish(events.to_vec()));
+        }));
+        let notify = crate::notify::webhooks::Wiring {
+            store: store.clone(),
+            durable: durable_rx,
+            clock: clock.clone(),
+            base: stamp.base.clone(),
+        };
+        for hook in config.webhooks.clone() {
+            arbiters[3].spawn(crate::notify::webhooks::run(hook, notify.clone()));
+        }
         let users_actor = UserActor::load(
             store.clone(),
             clock.clone(),

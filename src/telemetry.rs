@@ -20,6 +20,8 @@ pub const COMMIT_BATCH: &str = "mentorq_store_commit_batch_size";
 pub const TICKETS: &str = "mentorq_tickets";
 pub const MENTORS_ONLINE: &str = "mentorq_mentors_online";
 pub const BUILD_INFO: &str = "mentorq_build_info";
+pub const NOTIFICATIONS: &str = "mentorq_notifications_total";
+pub const NOTIFICATIONS_PENDING: &str = "mentorq_notifications_pending";
 
 /// Histogram buckets: request latencies and syncs in seconds, batch sizes in changes.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -72,6 +74,14 @@ fn describe() {
     describe_gauge!(TICKETS, "Tickets by queue and status.");
     describe_gauge!(MENTORS_ONLINE, "Mentors with an open connection, by queue.");
     describe_gauge!(BUILD_INFO, "Always 1; the version is a label.");
+    describe_counter!(
+        NOTIFICATIONS,
+        "Notification attempts, by channel (webhook, email) and result (delivered, retried, skipped, disabled)."
+    );
+    describe_gauge!(
+        NOTIFICATIONS_PENDING,
+        "Events a channel has yet to look at: the newest durable event's seq minus the channel's cursor (the most behind endpoint)."
+    );
 }
 
 /// The Prometheus text of every metric, with the process's own figures read now.

@@ -45,6 +45,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("web", &[]),
+    (
+        "notify",
+        &["api", "domain", "store", "clock", "config", "telemetry"],
+    ),
 ];
 
 /// Crates and paths the domain may not use: it does no I/O and reads no clock.

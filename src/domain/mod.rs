@@ -16,6 +16,7 @@ pub mod schedule;
 pub mod ticket;
 pub mod user;
 pub mod validate;
+pub mod webhook;
 
 pub use ids::{ChunkId, DeviceSessionId, QueueId, SessionId, TicketId, UserId};
 

@@ -526,6 +526,14 @@ impl Store {
             .map(|(k, _)| u64::from_be_bytes(k.as_ref().try_into().unwrap_or([0; 8]))))
     }
 
+    /// Records how far a consumer of the event log (a webhook endpoint) has got: a meta
+    /// value, committed in order with everything else and answered once durable.
+    pub async fn record_cursor(&self, name: &str, seq: u64, now: Timestamp) -> Result<(), StoreError> {
+        let mut batch = Batch::new();
+        batch.meta(name, &seq);
+        self.commit(batch, now)?.durable().await.map(|_| ())
+    }
+
     /// Flushes everything to disk; used at shutdown.
     pub async fn close(&self) -> Result<(), StoreError> {
         self.barrier().await?;

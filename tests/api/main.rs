@@ -16,3 +16,4 @@ mod realtime;
 mod scheduling;
 mod tickets;
 mod users;
+mod webhooks;

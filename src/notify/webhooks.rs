@@ -1,0 +1,259 @@
+//! Outbound webhooks: one sender per `[[webhooks]]` entry, delivering its events in
+//! `seq` order with one request in flight (API.md "Outbound webhooks").
+
+use crate::api::views::event_data;
+use crate::clock::SharedClock;
+use crate::config::{WebhookConfig, WebhookFormat};
+use crate::domain::event::Event;
+use crate::domain::queue::{Queue, FIRST_QUEUE, FIRST_QUEUE_NAME};
+use crate::domain::webhook::{backoff_seconds, message_id, secret_bytes, sign, slack_text, wants, Verdict};
+use crate::domain::QueueId;
+use crate::store::{EventLog, Store};
+use serde_json::json;
+use sha2::Digest;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// No answer within this long is a failed attempt.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// Events read from the log at a time.
+const PAGE: usize = 64;
+
+/// Where an endpoint's cursor is kept: by its URL, so reordering the config keeps it.
+pub fn cursor_key(url: &str) -> String {
+    let digest = sha2::Sha256::digest(url.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("webhook.{hex}.cursor")
+}
+
+/// Sets `mentorq_notifications_pending{channel="webhook"}` to the most any endpoint
+/// is behind, after `endpoint` reported `behind`.
+fn report_pending(endpoint: &str, behind: u64) {
+    static BEHIND: std::sync::Mutex<Option<HashMap<String, u64>>> = std::sync::Mutex::new(None);
+    let mut all = BEHIND.lock().expect("pending lock");
+    let all = all.get_or_insert_with(HashMap::new);
+    all.insert(endpoint.to_string(), behind);
+    let most = all.values().copied().max().unwrap_or(0);
+    metrics::gauge!(crate::telemetry::NOTIFICATIONS_PENDING, "channel" => "webhook").set(most as f64);
+}
+
+/// What every sender shares: the store and its log, the newest durable `seq`, the
+/// clock and the base of absolute URLs in payloads.
+#[derive(Clone)]
+pub struct Wiring {
+    pub store: Store,
+    pub durable: watch::Receiver<u64>,
+    pub clock: SharedClock,
+    pub base: std::sync::Arc<str>,
+}
+
+/// How the delivery of one event ended.
+enum Outcome {
+    Delivered,
+    /// Retried for `retry_hours` without success: skipped, logged.
+    GaveUp,
+    Disabled,
+}
+
+struct Sender {
+    config: WebhookConfig,
+    key: Vec<u8>,
+    cursor_key: String,
+    client: reqwest::Client,
+    wiring: Wiring,
+    log: EventLog,
+    /// Queue names for the `slack` lines, kept current from queue events.
+    queues: HashMap<QueueId, String>,
+}
+
+/// Delivers `config`'s events from its stored cursor on, for as long as the server
+/// runs (or until the endpoint answers 410). A new endpoint starts at the newest event.
+pub async fn run(config: WebhookConfig, wiring: Wiring) {
+    let cursor_key = cursor_key(&config.url);
+    let start = *wiring.durable.borrow();
+    let cursor = match wiring.store.meta::<u64>(&cursor_key) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            if let Err(error) = wiring.store.record_cursor(&cursor_key, start, wiring.clock.now()).await {
+                tracing::error!(%error, url = %config.url, "could not record a webhook cursor");
+                return;
+            }
+            start
+        }
+        Err(error) => {
+            tracing::error!(%error, url = %config.url, "could not read a webhook cursor");
+            return;
+        }
+    };
+    let mut queues: HashMap<QueueId, String> = wiring
+        .store
+        .load_all::<Queue>()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|q| (q.id, q.name))
+        .collect();
+    // Queue 1 is stored only once it has been changed.
+    queues
+        .entry(FIRST_QUEUE)
+        .or_insert_with(|| FIRST_QUEUE_NAME.to_string());
+    let key = config
+        .secret
+        .as_deref()
+        .and_then(|s| secret_bytes(s).ok())
+        .unwrap_or_default();
+    let client = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .build()
+        .expect("a reqwest client");
+    let mut sender = Sender {
+        log: wiring.store.event_log(),
+        config,
+        key,
+        cursor_key,
+        client,
+        wiring,
+        queues,
+    };
+    sender.deliver_from(cursor).await;
+}
+
+impl Sender {
+    async fn deliver_from(&mut self, mut cursor: u64) {
+        let url = self.config.url.clone();
+        loop {
+            let to = *self.wiring.durable.borrow_and_update();
+            let events = match self.log.read(cursor + 1, to, PAGE) {
+                Ok(events) => events,
+                Err(error) => {
+                    tracing::error!(%error, %url, "could not read the event log for a webhook");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if events.is_empty() {
+                if to > cursor {
+                    // Not retained any more: say so once and go on from the oldest kept.
+                    let first = self.log.first_retained_seq().ok().flatten().unwrap_or(to + 1);
+                    tracing::warn!(%url, from = cursor + 1, to = first - 1, "webhook events no longer retained were skipped");
+                    cursor = first.saturating_sub(1).max(cursor);
+                    continue;
+                }
+                if self.wiring.durable.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            for event in events {
+                if event.seq > cursor + 1 {
+                    tracing::warn!(%url, from = cursor + 1, to = event.seq - 1, "webhook events no longer retained were skipped");
+                }
+                self.learn(&event);
+                if wants(&self.config.events, event.body.kind()) {
+                    let outcome = self.deliver(&event).await;
+                    let result = match outcome {
+                        Outcome::Delivered => "delivered",
+                        Outcome::GaveUp => "skipped",
+                        Outcome::Disabled => "disabled",
+                    };
+                    metrics::counter!(crate::telemetry::NOTIFICATIONS, "channel" => "webhook", "result" => result)
+                        .increment(1);
+                    match outcome {
+                        Outcome::Delivered => {}
+                        Outcome::GaveUp => {
+                            tracing::error!(%url, seq = event.seq, "a webhook event was skipped after its retries")
+                        }
+                        Outcome::Disabled => {
+                            tracing::warn!(%url, seq = event.seq, "the endpoint answered 410 Gone: disabled until a restart");
+                            return;
+                        }
+                    }
+                }
+                cursor = event.seq;
+                let behind = self.wiring.durable.borrow().saturating_sub(cursor);
+                report_pending(&self.cursor_key, behind);
+                let now = self.wiring.clock.now();
+                if let Err(error) = self.wiring.store.record_cursor(&self.cursor_key, cursor, now).await {
+                    tracing::error!(%error, %url, "could not record a webhook cursor");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn learn(&mut self, event: &Event) {
+        use crate::domain::event::EventBody;
+        if let EventBody::QueueCreated(q) | EventBody::QueueUpdated(q) = &event.body {
+            self.queues.insert(q.id, q.name.clone());
+        }
+    }
+
+    /// The body of `event` in this endpoint's format.
+    fn body(&self, event: &Event) -> Vec<u8> {
+        let value = match self.config.format {
+            WebhookFormat::Standard => json!({
+                "type": event.body.kind(),
+                "timestamp": crate::api::views::ts(&event.at),
+                "seq": event.seq,
+                "data": event_data(&event.body, &self.wiring.base),
+            }),
+            WebhookFormat::Slack => {
+                let name = |q: QueueId| self.queues.get(&q).cloned().unwrap_or_else(|| format!("queue {q}"));
+                json!({ "text": slack_text(event, name) })
+            }
+        };
+        value.to_string().into_bytes()
+    }
+
+    /// Sends one event until it is delivered, the endpoint is gone, or its retries run out.
+    async fn deliver(&self, event: &Event) -> Outcome {
+        let body = self.body(event);
+        let id = message_id(event);
+        let started = std::time::Instant::now();
+        let give_up = Duration::from_secs(self.config.retry_hours * 3600);
+        let mut failures = 0u32;
+        loop {
+            let mut request = self
+                .client
+                .post(&self.config.url)
+                .header("content-type", "application/json")
+                .body(body.clone());
+            if self.config.format == WebhookFormat::Standard {
+                let timestamp = self.wiring.clock.now().timestamp();
+                request = request
+                    .header("webhook-id", &id)
+                    .header("webhook-timestamp", timestamp.to_string())
+                    .header("webhook-signature", sign(&self.key, &id, timestamp, &body));
+            }
+            let verdict = match request.send().await {
+                Ok(response) => {
+                    let retry_after = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok());
+                    Verdict::of(response.status().as_u16(), retry_after)
+                }
+                Err(error) => {
+                    tracing::debug!(%error, url = %self.config.url, "a webhook attempt failed");
+                    Verdict::Retry(None)
+                }
+            };
+            let wait = match verdict {
+                Verdict::Delivered => return Outcome::Delivered,
+                Verdict::Disable => return Outcome::Disabled,
+                Verdict::Retry(Some(seconds)) => Duration::from_secs(seconds.min(3600)),
+                Verdict::Retry(None) => {
+                    let jitter = 0.5 + rand::random::<f64>() / 2.0;
+                    Duration::from_secs_f64(backoff_seconds(failures, jitter))
+                }
+            };
+            failures += 1;
+            metrics::counter!(crate::telemetry::NOTIFICATIONS, "channel" => "webhook", "result" => "retried").increment(1);
+            if started.elapsed() + wait > give_up {
+                return Outcome::GaveUp;
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
