@@ -113,7 +113,8 @@ impl Application {
         let sessions = SessionActor::start_in_arbiter(&arbiters[1].handle(), move |_| session_actor);
         let sink = hub.clone();
         // The newest durable event, for the notification senders (they read the log).
-        let (durable_tx, durable_rx) = tokio::sync::watch::channel(store.next_seq() - 1);
+        let newest = store.next_seq() - 1;
+        let (durable_tx, durable_rx) = tokio::sync::watch::channel(newest);
         store.set_event_sink(Box::new(move |events| {
             if let Some(last) = events.last() {
                 durable_tx.send_replace(last.seq);
@@ -125,6 +126,7 @@ impl Application {
             durable: durable_rx,
             clock: clock.clone(),
             base: stamp.base.clone(),
+            start: newest,
         };
         for hook in config.webhooks.clone() {
             arbiters[3].spawn(crate::notify::webhooks::run(hook, notify.clone()));

@@ -791,3 +791,116 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_write_with_a_new_
     assert_eq!(first["type"], "snapshot");
     assert_ne!(first["epoch"], old_epoch.as_str());
 }
+
+/// A webhook receiver on `port` that answers 200 and keeps each (webhook-id, body).
+fn webhook_receiver(port: u16) -> std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>> {
+    use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>> = Default::default();
+    let shared = got.clone();
+    let server = HttpServer::new(move || {
+        let shared = shared.clone();
+        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+            let shared = shared.clone();
+            async move {
+                let id = req
+                    .headers()
+                    .get("webhook-id")
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .unwrap_or_default();
+                shared
+                    .lock()
+                    .unwrap()
+                    .push((id, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+                HttpResponse::Ok().finish()
+            }
+        }))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", port))
+    .unwrap();
+    actix_web::rt::spawn(server.run());
+    got
+}
+
+#[actix_web::test]
+async fn webhook_deliveries_pending_at_a_sigkill_are_delivered_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    // Nothing listens on this port yet: every delivery fails and is retried.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hooks = format!(
+        r#"[{{url = "http://127.0.0.1:{port}/hook", events = ["ticket.created"], secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}]"#
+    );
+    let env = [
+        ("MENTORQ__WEBHOOKS".to_string(), hooks),
+        (
+            "MENTORQ__QUEUE__MAX_ACTIVE_TICKETS".to_string(),
+            "100".to_string(),
+        ),
+    ];
+    let start = |dir: &Path| {
+        let (child, base) = support::spawn_server(dir, &env, None);
+        Server { child, base }
+    };
+    let server = start(dir.path());
+    assert_eq!(register(&client, &server.base, "ops@example.org").await, 201);
+    let (_, ops) = login(&client, &server.base, "ops@example.org").await;
+    let token = ops["access"].as_str().unwrap().to_string();
+    let mut acknowledged = Vec::new();
+    for i in 0..20 {
+        let (status, ticket) = call(
+            &client,
+            reqwest::Method::POST,
+            format!("{}/api/tickets/", server.base),
+            &token,
+            json!({"title": format!("t{i}"), "location": "l"}),
+        )
+        .await;
+        assert_eq!(status, 201);
+        acknowledged.push(ticket["id"].as_u64().unwrap());
+    }
+    server.signal("KILL");
+    drop(server);
+
+    let got = webhook_receiver(port);
+    let _server = start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let delivered = loop {
+        let mut by_id: std::collections::BTreeMap<String, Value> = Default::default();
+        for (id, body) in got.lock().unwrap().iter() {
+            if let Some(earlier) = by_id.insert(id.clone(), body.clone()) {
+                assert_eq!(&earlier, body, "a repeat carries the same id and body");
+            }
+        }
+        if by_id.len() >= acknowledged.len() || Instant::now() > deadline {
+            break by_id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let tickets: Vec<u64> = {
+        let mut in_order: Vec<(u64, u64)> = delivered
+            .values()
+            .map(|b| (b["seq"].as_u64().unwrap(), b["data"]["id"].as_u64().unwrap()))
+            .collect();
+        in_order.sort();
+        in_order.into_iter().map(|(_, id)| id).collect()
+    };
+    assert_eq!(
+        tickets, acknowledged,
+        "every acknowledged ticket, once each, in order"
+    );
+    let arrival: Vec<u64> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| b["seq"].as_u64().unwrap())
+        .collect();
+    assert!(
+        arrival.windows(2).all(|w| w[0] <= w[1]),
+        "sent in seq order: {arrival:?}"
+    );
+}

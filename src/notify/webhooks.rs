@@ -46,6 +46,9 @@ pub struct Wiring {
     pub durable: watch::Receiver<u64>,
     pub clock: SharedClock,
     pub base: std::sync::Arc<str>,
+    /// The newest event when the server started: where an endpoint without a stored
+    /// cursor begins (it gets everything after).
+    pub start: u64,
 }
 
 /// How the delivery of one event ended.
@@ -71,11 +74,15 @@ struct Sender {
 /// runs (or until the endpoint answers 410). A new endpoint starts at the newest event.
 pub async fn run(config: WebhookConfig, wiring: Wiring) {
     let cursor_key = cursor_key(&config.url);
-    let start = *wiring.durable.borrow();
+    let start = wiring.start;
     let cursor = match wiring.store.meta::<u64>(&cursor_key) {
         Ok(Some(c)) => c,
         Ok(None) => {
-            if let Err(error) = wiring.store.record_cursor(&cursor_key, start, wiring.clock.now()).await {
+            if let Err(error) = wiring
+                .store
+                .record_cursor(&cursor_key, start, wiring.clock.now())
+                .await
+            {
                 tracing::error!(%error, url = %config.url, "could not record a webhook cursor");
                 return;
             }
@@ -173,7 +180,12 @@ impl Sender {
                 let behind = self.wiring.durable.borrow().saturating_sub(cursor);
                 report_pending(&self.cursor_key, behind);
                 let now = self.wiring.clock.now();
-                if let Err(error) = self.wiring.store.record_cursor(&self.cursor_key, cursor, now).await {
+                if let Err(error) = self
+                    .wiring
+                    .store
+                    .record_cursor(&self.cursor_key, cursor, now)
+                    .await
+                {
                     tracing::error!(%error, %url, "could not record a webhook cursor");
                     return;
                 }
@@ -198,7 +210,12 @@ impl Sender {
                 "data": event_data(&event.body, &self.wiring.base),
             }),
             WebhookFormat::Slack => {
-                let name = |q: QueueId| self.queues.get(&q).cloned().unwrap_or_else(|| format!("queue {q}"));
+                let name = |q: QueueId| {
+                    self.queues
+                        .get(&q)
+                        .cloned()
+                        .unwrap_or_else(|| format!("queue {q}"))
+                };
                 json!({ "text": slack_text(event, name) })
             }
         };
@@ -249,7 +266,8 @@ impl Sender {
                 }
             };
             failures += 1;
-            metrics::counter!(crate::telemetry::NOTIFICATIONS, "channel" => "webhook", "result" => "retried").increment(1);
+            metrics::counter!(crate::telemetry::NOTIFICATIONS, "channel" => "webhook", "result" => "retried")
+                .increment(1);
             if started.elapsed() + wait > give_up {
                 return Outcome::GaveUp;
             }

@@ -142,14 +142,21 @@ async fn signed_events_arrive_in_order_filtered_retried_and_a_gone_endpoint_stop
     let ada = app.hacker("Ada").await;
     let first = app.open_ticket(&ada, "Segfault, \"badly\"", json!({})).await;
     let director = app.director().await;
-    app.post("/api/announcements/", Some(&director.access), json!({"text": "Lunch"}))
-        .await;
+    app.post(
+        "/api/announcements/",
+        Some(&director.access),
+        json!({"text": "Lunch"}),
+    )
+    .await;
     let bob = app.hacker("Bob").await;
     let second = app.open_ticket(&bob, "Linker", json!({})).await;
 
     let got = all.wait_for(3).await;
     assert_eq!(got.len(), 3, "{got:?}");
-    assert!(got.iter().all(|r| r.verified), "every signature verifies: {got:?}");
+    assert!(
+        got.iter().all(|r| r.verified),
+        "every signature verifies: {got:?}"
+    );
     let kinds: Vec<&str> = got.iter().map(|r| r.body["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["ticket.created", "announcement", "ticket.created"]);
     let seqs: Vec<u64> = got.iter().map(|r| r.body["seq"].as_u64().unwrap()).collect();
