@@ -21,6 +21,31 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Outbound webhooks (`[[webhooks]]`), each its own ordered stream of events.
     pub webhooks: Vec<WebhookConfig>,
+    pub email: EmailConfig,
+}
+
+/// `[email]`: the SMTP relay e-mails go through. Without `smtp_url`, none are sent.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct EmailConfig {
+    /// `smtp://host:port` (plain), `smtp://host:port?tls=required` (STARTTLS) or
+    /// `smtps://host:port` (TLS from the start).
+    pub smtp_url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The sender, e.g. `Mentoring desk <desk@example.org>`.
+    pub from: String,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig {
+            smtp_url: None,
+            username: None,
+            password: None,
+            from: "mentorq <mentorq@localhost>".into(),
+        }
+    }
 }
 
 /// One `[[webhooks]]` entry.
@@ -371,6 +396,17 @@ impl Config {
                 detail: detail.into(),
             })
         };
+        if let Some(url) = &self.email.smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return invalid("email.smtp_url", "must be an smtp:// or smtps:// URL");
+            }
+        }
+        if !self.email.from.contains('@') {
+            return invalid(
+                "email.from",
+                "must be an address, e.g. Mentoring desk <desk@example.org>",
+            );
+        }
         for (i, hook) in self.webhooks.iter().enumerate() {
             let key = |field: &str| format!("webhooks[{i}].{field}");
             if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {

@@ -121,16 +121,13 @@ impl Application {
             }
             sink.do_send(Publish(events.to_vec()));
         }));
-        let notify = crate::notify::webhooks::Wiring {
+        let notify = crate::notify::Wiring {
             store: store.clone(),
             durable: durable_rx,
             clock: clock.clone(),
             base: stamp.base.clone(),
             start: newest,
         };
-        for hook in config.webhooks.clone() {
-            arbiters[3].spawn(crate::notify::webhooks::run(hook, notify.clone()));
-        }
         let users_actor = UserActor::load(
             store.clone(),
             clock.clone(),
@@ -139,6 +136,15 @@ impl Application {
         )?
         .with_hub(hub.clone().recipient());
         let users = UserActor::start_in_arbiter(&arbiters[3].handle(), move |_| users_actor);
+        // The notification senders read the durable log from their stored cursors.
+        for hook in config.webhooks.clone() {
+            arbiters[3].spawn(crate::notify::webhooks::run(hook, notify.clone()));
+        }
+        let owners = crate::notify::email::Owners {
+            users: users.clone(),
+            sessions: sessions.clone(),
+        };
+        arbiters[3].spawn(crate::notify::email::run(config.email.clone(), owners, notify));
         let idempotency_actor = IdempotencyActor::load(store.clone(), clock.clone())?;
         let idempotency =
             IdempotencyActor::start_in_arbiter(&arbiters[3].handle(), move |_| idempotency_actor);

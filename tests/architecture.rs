@@ -47,7 +47,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("web", &[]),
     (
         "notify",
-        &["api", "domain", "store", "clock", "config", "telemetry"],
+        &["api", "domain", "store", "actors", "clock", "config", "telemetry"],
     ),
 ];
 

@@ -5,7 +5,9 @@
 //! argument. That is what lets the rules be tested exhaustively and quickly.
 
 pub mod board;
+pub mod calendar;
 pub mod capacity;
+pub mod email;
 pub mod event;
 pub mod feedback;
 pub mod idempotency;

@@ -438,6 +438,10 @@ pub struct NotificationSettings {
     pub session_cancelled: bool,
     pub fifteen_minute_alert: bool,
     pub sixty_minute_alert: bool,
+    /// E-mail the ticket's owner when a mentor claims it.
+    pub ticket_claimed: bool,
+    /// Whether anything e-mails this user at all.
+    pub email: bool,
 }
 
 impl Default for NotificationSettings {
@@ -448,6 +452,8 @@ impl Default for NotificationSettings {
             session_cancelled: true,
             fifteen_minute_alert: true,
             sixty_minute_alert: true,
+            ticket_claimed: true,
+            email: true,
         }
     }
 }
@@ -461,6 +467,8 @@ pub struct SettingsChange {
     pub session_cancelled: Option<bool>,
     pub fifteen_minute_alert: Option<bool>,
     pub sixty_minute_alert: Option<bool>,
+    pub ticket_claimed: Option<bool>,
+    pub email: Option<bool>,
 }
 
 impl SettingsChange {
@@ -471,6 +479,8 @@ impl SettingsChange {
             session_cancelled: self.session_cancelled.unwrap_or(current.session_cancelled),
             fifteen_minute_alert: self.fifteen_minute_alert.unwrap_or(current.fifteen_minute_alert),
             sixty_minute_alert: self.sixty_minute_alert.unwrap_or(current.sixty_minute_alert),
+            ticket_claimed: self.ticket_claimed.unwrap_or(current.ticket_claimed),
+            email: self.email.unwrap_or(current.email),
         }
     }
 }

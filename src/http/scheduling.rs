@@ -426,6 +426,10 @@ pub struct SettingsJson {
     pub session_cancelled: bool,
     pub fifteen_minute_alert: bool,
     pub sixty_minute_alert: bool,
+    /// E-mail me when a mentor claims my ticket.
+    pub ticket_claimed: bool,
+    /// Whether anything is e-mailed to me at all.
+    pub email: bool,
 }
 
 impl From<NotificationSettings> for SettingsJson {
@@ -436,6 +440,8 @@ impl From<NotificationSettings> for SettingsJson {
             session_cancelled: s.session_cancelled,
             fifteen_minute_alert: s.fifteen_minute_alert,
             sixty_minute_alert: s.sixty_minute_alert,
+            ticket_claimed: s.ticket_claimed,
+            email: s.email,
         }
     }
 }
@@ -455,6 +461,8 @@ pub struct SettingsPatchBody {
     pub session_cancelled: Option<bool>,
     pub fifteen_minute_alert: Option<bool>,
     pub sixty_minute_alert: Option<bool>,
+    pub ticket_claimed: Option<bool>,
+    pub email: Option<bool>,
 }
 
 #[utoipa::path(patch, path = "/api/notification-settings", tag = "scheduling", request_body = SettingsPatchBody,
@@ -471,6 +479,8 @@ pub async fn patch_settings(
         session_cancelled: body.session_cancelled,
         fifteen_minute_alert: body.fifteen_minute_alert,
         sixty_minute_alert: body.sixty_minute_alert,
+        ticket_claimed: body.ticket_claimed,
+        email: body.email,
     };
     let saved = state
         .sessions

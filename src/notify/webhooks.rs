@@ -1,24 +1,21 @@
 //! Outbound webhooks: one sender per `[[webhooks]]` entry, delivering its events in
 //! `seq` order with one request in flight (API.md "Outbound webhooks").
 
+use super::Wiring;
 use crate::api::views::event_data;
-use crate::clock::SharedClock;
 use crate::config::{WebhookConfig, WebhookFormat};
 use crate::domain::event::Event;
 use crate::domain::queue::{Queue, FIRST_QUEUE, FIRST_QUEUE_NAME};
 use crate::domain::webhook::{backoff_seconds, message_id, secret_bytes, sign, slack_text, wants, Verdict};
 use crate::domain::QueueId;
-use crate::store::{EventLog, Store};
+use crate::store::EventLog;
 use serde_json::json;
 use sha2::Digest;
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// No answer within this long is a failed attempt.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
-/// Events read from the log at a time.
-const PAGE: usize = 64;
 
 /// Where an endpoint's cursor is kept: by its URL, so reordering the config keeps it.
 pub fn cursor_key(url: &str) -> String {
@@ -36,19 +33,6 @@ fn report_pending(endpoint: &str, behind: u64) {
     all.insert(endpoint.to_string(), behind);
     let most = all.values().copied().max().unwrap_or(0);
     metrics::gauge!(crate::telemetry::NOTIFICATIONS_PENDING, "channel" => "webhook").set(most as f64);
-}
-
-/// What every sender shares: the store and its log, the newest durable `seq`, the
-/// clock and the base of absolute URLs in payloads.
-#[derive(Clone)]
-pub struct Wiring {
-    pub store: Store,
-    pub durable: watch::Receiver<u64>,
-    pub clock: SharedClock,
-    pub base: std::sync::Arc<str>,
-    /// The newest event when the server started: where an endpoint without a stored
-    /// cursor begins (it gets everything after).
-    pub start: u64,
 }
 
 /// How the delivery of one event ended.
@@ -128,33 +112,12 @@ pub async fn run(config: WebhookConfig, wiring: Wiring) {
 impl Sender {
     async fn deliver_from(&mut self, mut cursor: u64) {
         let url = self.config.url.clone();
+        let log = self.log.clone();
         loop {
-            let to = *self.wiring.durable.borrow_and_update();
-            let events = match self.log.read(cursor + 1, to, PAGE) {
-                Ok(events) => events,
-                Err(error) => {
-                    tracing::error!(%error, %url, "could not read the event log for a webhook");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
+            let Some(events) = self.wiring.next_page(&log, &mut cursor, "webhook").await else {
+                return;
             };
-            if events.is_empty() {
-                if to > cursor {
-                    // Not retained any more: say so once and go on from the oldest kept.
-                    let first = self.log.first_retained_seq().ok().flatten().unwrap_or(to + 1);
-                    tracing::warn!(%url, from = cursor + 1, to = first - 1, "webhook events no longer retained were skipped");
-                    cursor = first.saturating_sub(1).max(cursor);
-                    continue;
-                }
-                if self.wiring.durable.changed().await.is_err() {
-                    return;
-                }
-                continue;
-            }
             for event in events {
-                if event.seq > cursor + 1 {
-                    tracing::warn!(%url, from = cursor + 1, to = event.seq - 1, "webhook events no longer retained were skipped");
-                }
                 self.learn(&event);
                 if wants(&self.config.events, event.body.kind()) {
                     let outcome = self.deliver(&event).await;

@@ -4,6 +4,7 @@ mod auth;
 mod compat;
 mod contract;
 mod durability;
+mod email;
 mod export;
 mod feedback;
 mod helpers;

@@ -58,7 +58,7 @@ mod current {
     pub const MENTOR_PROFILE: u8 = 4;
     pub const CHUNK: u8 = 1;
     pub const SESSION: u8 = 1;
-    pub const NOTIFICATION_SETTINGS: u8 = 1;
+    pub const NOTIFICATION_SETTINGS: u8 = 4;
     pub const EVENT: u8 = 4;
     pub const QUEUE: u8 = 4;
     pub const QUEUE_SETTINGS: u8 = 1;
@@ -163,13 +163,9 @@ record_v1!(Chunk, TreeName::Chunks, current::CHUNK, v1::Chunk, |c| c.id.0);
 record_v1!(Session, TreeName::Sessions, current::SESSION, v1::Session, |s| s
     .id
     .0);
-record_v1!(
-    (UserId, NotificationSettings),
-    TreeName::NotificationSettings,
-    current::NOTIFICATION_SETTINGS,
-    v1::NotificationSettings,
-    |s| s.0 .0
-);
+record!((UserId, NotificationSettings), TreeName::NotificationSettings, current::NOTIFICATION_SETTINGS,
+    writes v4::NotificationSettings,
+    reads [1 => v1::NotificationSettings, 4 => v4::NotificationSettings], |s| s.0 .0);
 record!(Event, TreeName::Events, current::EVENT, writes v4::Event,
     reads [1 => v1::Event, 2 => v2::Event, 3 => v3::Event, 4 => v4::Event], |e| e.seq);
 
@@ -799,17 +795,43 @@ impl From<&(UserId, NotificationSettings)> for v1::NotificationSettings {
     }
 }
 
+/// Before version 4 there were no e-mails: both new switches read as on (their default).
 impl TryFrom<v1::NotificationSettings> for (UserId, NotificationSettings) {
     type Error = String;
     fn try_from(s: v1::NotificationSettings) -> Checked<Self> {
+        v4::NotificationSettings {
+            base: s,
+            ticket_claimed: true,
+            email: true,
+        }
+        .try_into()
+    }
+}
+
+impl From<&(UserId, NotificationSettings)> for v4::NotificationSettings {
+    fn from(s: &(UserId, NotificationSettings)) -> Self {
+        v4::NotificationSettings {
+            base: s.into(),
+            ticket_claimed: s.1.ticket_claimed,
+            email: s.1.email,
+        }
+    }
+}
+
+impl TryFrom<v4::NotificationSettings> for (UserId, NotificationSettings) {
+    type Error = String;
+    fn try_from(s: v4::NotificationSettings) -> Checked<Self> {
+        let b = s.base;
         Ok((
-            UserId(s.user),
+            UserId(b.user),
             NotificationSettings {
-                session_requested: s.session_requested,
-                session_confirmed: s.session_confirmed,
-                session_cancelled: s.session_cancelled,
-                fifteen_minute_alert: s.fifteen_minute_alert,
-                sixty_minute_alert: s.sixty_minute_alert,
+                session_requested: b.session_requested,
+                session_confirmed: b.session_confirmed,
+                session_cancelled: b.session_cancelled,
+                fifteen_minute_alert: b.fifteen_minute_alert,
+                sixty_minute_alert: b.sixty_minute_alert,
+                ticket_claimed: s.ticket_claimed,
+                email: s.email,
             },
         ))
     }

@@ -5,6 +5,7 @@
 //!   from the first release's `queue.settings` meta value.
 //! - `MentorProfile`: `queues` (the queues staffed, `None` for all) and `away`. An
 //!   older profile staffs every queue and is available.
+//! - `NotificationSettings`: `ticket_claimed` and `email` (both on for older records).
 //! - `Event`: ticket events carry version-4 tickets and `matching_mentors`;
 //!   `QueueUpdated` carries the whole queue and `QueueCreated` is new. An older
 //!   `QueueUpdated` (open and message only) reads as queue 1's.
@@ -76,4 +77,11 @@ pub enum EventBody {
         to: u64,
         minutes_before: u8,
     },
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct NotificationSettings {
+    pub base: v1::NotificationSettings,
+    pub ticket_claimed: bool,
+    pub email: bool,
 }
