@@ -41,9 +41,11 @@ fn smtp_server() -> Smtp {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("NO SMTP SERVER: apt-get install python3-aiosmtpd ({e})"));
+    // Dropped (killed and waited for) on every path from here.
+    let smtp = Smtp { child, port, maildir };
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Smtp { child, port, maildir };
+            return smtp;
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
     }

@@ -186,4 +186,23 @@ async fn signed_events_arrive_in_order_filtered_retried_and_a_gone_endpoint_stop
         json!({"text": format!("New ticket #{} in Help: \"Segfault, \"badly\"\", Room 101", first["id"])})
     );
     assert_eq!(lines.len(), 2);
+
+    // The deliveries are counted in /metrics.
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"mentorq_notifications_total{channel="webhook",result="delivered"}"#,
+        r#"mentorq_notifications_total{channel="webhook",result="retried"}"#,
+        r#"mentorq_notifications_total{channel="webhook",result="disabled"}"#,
+        r#"mentorq_notifications_pending{channel="webhook"}"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in /metrics");
+    }
 }
