@@ -150,23 +150,21 @@ async fn screenshot(page: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
-#[tokio::test]
-async fn a_ticket_travels_live_between_a_participant_and_a_mentor() {
+/// Chromium and chromedriver from Debian's packages; the test fails loudly without them.
+fn programs() -> (PathBuf, PathBuf) {
     let chromium = find_program(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]).unwrap_or_else(|| {
         panic!("NO BROWSER INSTALLED: this test needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
     });
     let driver = find_program(&["/usr/bin/chromedriver"])
         .unwrap_or_else(|| panic!("NO CHROMEDRIVER INSTALLED: apt-get install chromium-driver"));
+    (chromium, driver)
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, base) = start_server(&dir.path().join("data"));
-    for (email, name) in [
-        ("ops@example.org", "Ops"),
-        ("grace@example.org", "Grace"),
-        ("ada@example.org", "Ada"),
-    ] {
+/// Registers the director `ops@example.org` and `people`; the director's token answer.
+async fn accounts(base: &str, people: &[(&str, &str)]) -> Value {
+    for (email, name) in [("ops@example.org", "Ops")].iter().chain(people) {
         rest(
-            &base,
+            base,
             reqwest::Method::POST,
             "/api/auth/register/",
             None,
@@ -174,31 +172,34 @@ async fn a_ticket_travels_live_between_a_participant_and_a_mentor() {
         )
         .await;
     }
-    let ops = rest(
-        &base,
-        reqwest::Method::POST,
-        "/api/auth/token/",
-        None,
-        json!({"email": "ops@example.org", "password": PASSWORD}),
-    )
-    .await;
-    let grace = rest(
-        &base,
-        reqwest::Method::POST,
-        "/api/auth/token/",
-        None,
-        json!({"email": "grace@example.org", "password": PASSWORD}),
-    )
-    .await;
-    let grace_id = grace["user"]["id"].as_u64().unwrap();
+    token(base, "ops@example.org").await
+}
+
+/// Grants `email` the mentor role; their fresh token answer.
+async fn make_mentor(base: &str, ops: &Value, email: &str) -> Value {
+    let id = token(base, email).await["user"]["id"].as_u64().unwrap();
     rest(
-        &base,
+        base,
         reqwest::Method::PUT,
-        &format!("/api/users/{grace_id}/roles/"),
+        &format!("/api/users/{id}/roles/"),
         ops["access"].as_str(),
         json!({"roles": ["mentor"]}),
     )
     .await;
+    token(base, email).await
+}
+
+#[tokio::test]
+async fn a_ticket_travels_live_between_a_participant_and_a_mentor() {
+    let (chromium, driver) = programs();
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_server(&dir.path().join("data"));
+    let ops = accounts(
+        &base,
+        &[("grace@example.org", "Grace"), ("ada@example.org", "Ada")],
+    )
+    .await;
+    make_mentor(&base, &ops, "grace@example.org").await;
 
     let (_driver, driver_url) = start_chromedriver(&driver);
     let mentor = browser(&driver_url, &chromium, &dir.path().join("mentor-profile")).await;
@@ -375,39 +376,19 @@ async fn text_of(page: &Client, css: &str) -> String {
 /// away and back, and the desk shows who is helping whom.
 #[tokio::test]
 async fn queues_topics_and_capacity_on_the_board() {
-    let chromium = find_program(&["/usr/bin/chromium", "/usr/bin/chromium-browser"])
-        .unwrap_or_else(|| panic!("NO BROWSER INSTALLED: apt-get install chromium chromium-driver"));
-    let driver = find_program(&["/usr/bin/chromedriver"])
-        .unwrap_or_else(|| panic!("NO CHROMEDRIVER INSTALLED: apt-get install chromium-driver"));
+    let (chromium, driver) = programs();
     let dir = tempfile::tempdir().unwrap();
     let (_server, base) = start_server(&dir.path().join("data"));
-    for (email, name) in [
-        ("ops@example.org", "Ops"),
-        ("grace@example.org", "Grace"),
-        ("ada@example.org", "Ada"),
-        ("bob@example.org", "Bob"),
-    ] {
-        rest(
-            &base,
-            reqwest::Method::POST,
-            "/api/auth/register/",
-            None,
-            json!({"email": email, "password": PASSWORD, "name": name}),
-        )
-        .await;
-    }
-    let ops = token(&base, "ops@example.org").await;
-    let grace = token(&base, "grace@example.org").await;
-    let grace_id = grace["user"]["id"].as_u64().unwrap();
-    rest(
+    let ops = accounts(
         &base,
-        reqwest::Method::PUT,
-        &format!("/api/users/{grace_id}/roles/"),
-        ops["access"].as_str(),
-        json!({"roles": ["mentor"]}),
+        &[
+            ("grace@example.org", "Grace"),
+            ("ada@example.org", "Ada"),
+            ("bob@example.org", "Bob"),
+        ],
     )
     .await;
-    let grace = token(&base, "grace@example.org").await;
+    let grace = make_mentor(&base, &ops, "grace@example.org").await;
     rest(
         &base,
         reqwest::Method::PUT,

@@ -460,7 +460,8 @@ async fn notification_settings_default_on_and_can_be_switched() {
     assert_eq!(
         defaults.body,
         json!({"session_requested": true, "session_confirmed": true, "session_cancelled": true,
-               "fifteen_minute_alert": true, "sixty_minute_alert": true})
+               "fifteen_minute_alert": true, "sixty_minute_alert": true, "ticket_claimed": true,
+               "email": true})
     );
     let changed = app
         .patch(
