@@ -249,13 +249,7 @@ async fn a_ticket_travels_live_between_a_participant_and_a_mentor() {
         .for_element(Locator::Css("#board .ticket button.claim"))
         .await
         .expect("the new ticket appears on the mentor's board");
-    let card_text = mentor
-        .find(Locator::Css("#board .ticket"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let card_text = text_of(&mentor, "#board .ticket").await;
     assert!(card_text.contains("Segfault in my parser"), "{card_text}");
     assert!(
         card_text.contains("Anonymous") && !card_text.contains("Ada"),
@@ -280,20 +274,9 @@ async fn a_ticket_travels_live_between_a_participant_and_a_mentor() {
     click(&mentor, "#board .ticket button.claim").await;
 
     // The participant's page shows it claimed, live.
-    let status = participant
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#my-tickets .ticket .status.CLAIMED"))
-        .await
-        .expect("the participant sees the claim");
-    assert_eq!(status.text().await.unwrap(), "CLAIMED");
-    let mine = participant
-        .find(Locator::Css("#my-tickets .ticket"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let status = text_of(&participant, "#my-tickets .ticket .status.CLAIMED").await;
+    assert_eq!(status, "CLAIMED");
+    let mine = text_of(&participant, "#my-tickets .ticket").await;
     assert!(mine.contains("with Grace"), "{mine}");
     mentor
         .wait()
