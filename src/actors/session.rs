@@ -808,3 +808,23 @@ mod tests {
         assert_eq!(sleep_before(at(86_400), now), LONGEST_SLEEP);
     }
 }
+
+/// Every session of `user` (as mentor or mentee) with their settings: their calendar.
+#[derive(Message)]
+#[rtype(result = "(Vec<Session>, NotificationSettings)")]
+pub struct CalendarOf(pub UserId);
+
+impl Handler<CalendarOf> for SessionActor {
+    type Result = MessageResult<CalendarOf>;
+
+    fn handle(&mut self, msg: CalendarOf, _: &mut Context<Self>) -> Self::Result {
+        settle_first!(self);
+        let sessions = self
+            .sessions
+            .values()
+            .filter(|s| s.involves(msg.0))
+            .cloned()
+            .collect();
+        MessageResult((sessions, self.settings_of(msg.0)))
+    }
+}

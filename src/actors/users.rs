@@ -576,3 +576,42 @@ impl Handler<ExternalCredentials> for UserActor {
         Some((email, session.external_token.clone()?))
     }
 }
+
+/// Where a user's calendar feed URL stands: rotations so far (0 before the first).
+fn calendar_key(user: UserId) -> String {
+    format!("calendar.{user}.generation")
+}
+
+/// How many times `user` has rotated their calendar feed URL.
+#[derive(Message)]
+#[rtype(result = "Result<u64, UserError>")]
+pub struct CalendarGeneration(pub UserId);
+
+impl Handler<CalendarGeneration> for UserActor {
+    type Result = Result<u64, UserError>;
+
+    fn handle(&mut self, msg: CalendarGeneration, _: &mut Context<Self>) -> Self::Result {
+        Ok(self.store.meta::<u64>(&calendar_key(msg.0))?.unwrap_or(0))
+    }
+}
+
+/// Makes `user`'s calendar feed URL anew; the old one stops working at once.
+#[derive(Message)]
+#[rtype(result = "Result<u64, UserError>")]
+pub struct RotateCalendar(pub UserId);
+
+impl Handler<RotateCalendar> for UserActor {
+    type Result = super::Reply<u64, UserError>;
+
+    fn handle(&mut self, msg: RotateCalendar, _: &mut Context<Self>) -> Self::Result {
+        let key = calendar_key(msg.0);
+        let next = match self.store.meta::<u64>(&key) {
+            Ok(current) => current.unwrap_or(0) + 1,
+            Err(e) => return Box::pin(async move { Err(e.into()) }),
+        };
+        let mut batch = Batch::new();
+        batch.by(msg.0);
+        batch.meta(&key, &next);
+        super::commit_then(self.store.clone(), batch, self.clock.now(), |_| next)
+    }
+}

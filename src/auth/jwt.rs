@@ -13,7 +13,7 @@
 //! tokens, from before the store id existed, are refused: their holders sign in again.
 
 use crate::domain::user::{Role, User};
-use crate::domain::{DeviceSessionId, Timestamp};
+use crate::domain::{DeviceSessionId, Timestamp, UserId};
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -67,6 +67,16 @@ impl TokenKeys {
             issuer: issuer.to_string(),
             access_ttl: chrono::Duration::seconds(access_ttl_seconds as i64),
         }
+    }
+
+    /// The secret part of `user`'s calendar feed URL at `generation` (a rotation makes
+    /// a new one): derived from the signing secret, so nothing secret is stored.
+    pub fn calendar_token(&self, user: UserId, generation: u64) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.refresh_key).expect("any key length");
+        mac.update(format!("mentorq calendar feed v1:{user}:{generation}").as_bytes());
+        let tag = mac.finalize().into_bytes();
+        let hex: String = tag.iter().take(20).map(|b| format!("{b:02x}")).collect();
+        format!("{user}-{hex}")
     }
 
     pub fn issue_access(&self, user: &User, session: DeviceSessionId, now: Timestamp) -> String {

@@ -9,6 +9,7 @@
 //! served without being documented.
 
 pub mod auth;
+pub mod calendar;
 pub mod export;
 pub mod head;
 pub mod limits;
@@ -78,6 +79,9 @@ pub fn routes() -> Vec<RouteSpec> {
         spec(Method::GET, "/api/queues/{id}", get().to(queues::get)),
         spec(Method::PATCH, "/api/queues/{id}", patch().to(queues::update)),
         spec(Method::PUT, "/api/presence", put().to(queues::put_presence)),
+        spec(Method::GET, "/api/calendar", get().to(calendar::get)),
+        spec(Method::POST, "/api/calendar/rotate", post().to(calendar::rotate)),
+        spec(Method::GET, "/calendar/{file}", get().to(calendar::feed_file)),
         // Before `/api/mentors`'s siblings: a fixed path.
         spec(
             Method::GET,
@@ -264,6 +268,7 @@ pub fn json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
         tickets::create, tickets::list, tickets::stats, tickets::get, tickets::update,
         tickets::slack_dm, queue::get_queue, queue::patch_queue, queues::list, queues::create,
         queues::get, queues::update, queues::put_presence, queues::mentors_online,
+        calendar::get, calendar::rotate, calendar::feed_file,
         queue::post_announcement,
         queue::list_announcements, queue::give_feedback, queue::list_feedback, queue::leaderboard,
         queue::get_feedback, queue::correct_feedback, export::export, export::audit, export::backup, scheduling::put_profile, scheduling::search_mentors, scheduling::publish,

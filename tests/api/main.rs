@@ -1,6 +1,7 @@
 //! Black-box tests: the real application on port 0, spoken to over HTTP.
 
 mod auth;
+mod calendar;
 mod compat;
 mod contract;
 mod durability;
