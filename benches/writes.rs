@@ -2,7 +2,9 @@
 //! and 64; acknowledged operations per second and p50/p99 latency of each write.
 //!
 //! `cargo bench --bench writes` (`MENTORQ_BENCH_SECONDS`, default 5 per run;
-//! `MENTORQ_BENCH_CONCURRENCY`, default `1,16,64`).
+//! `MENTORQ_BENCH_CONCURRENCY`, default `1,16,64`). With `MENTORQ_BENCH_NOTIFY=1` the
+//! server also has three webhook endpoints (two answering 200, one down) and e-mail on
+//! (Debian's aiosmtpd, started here): every claim e-mails the ticket's owner.
 
 mod common;
 
@@ -14,12 +16,97 @@ fn main() {
     client_runtime().block_on(run());
 }
 
+/// A minimal HTTP/1.1 endpoint that answers every request 200 (keep-alive).
+async fn ok_endpoint() -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut reader = BufReader::new(socket);
+                loop {
+                    let mut length = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if reader.get_mut().write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 async fn run() {
     let seconds: u64 = env_number("MENTORQ_BENCH_SECONDS", 5);
+    let notify = env_number::<u8>("MENTORQ_BENCH_NOTIFY", 0) == 1;
+    let mut extra: Vec<(String, String)> = Vec::new();
+    let mut _smtp = None;
+    if notify {
+        let (a, b, down) = (ok_endpoint().await, ok_endpoint().await, free_port());
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let hooks: Vec<String> = [a, b, down]
+            .iter()
+            .map(|p| format!(r#"{{url = "http://127.0.0.1:{p}/hook", secret = "{secret}"}}"#))
+            .collect();
+        extra.push(("MENTORQ__WEBHOOKS".into(), format!("[{}]", hooks.join(", "))));
+        let smtp = free_port();
+        let maildir = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new("/usr/bin/python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{smtp}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir.path().join("box"))
+            .spawn()
+            .expect("python3-aiosmtpd");
+        _smtp = Some((KillOnDrop(child), maildir));
+        std::thread::sleep(Duration::from_millis(500));
+        extra.push((
+            "MENTORQ__EMAIL__SMTP_URL".into(),
+            format!("smtp://127.0.0.1:{smtp}"),
+        ));
+    }
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     println!(
-        "writes: {} | {seconds} s per run, runs per level: {}",
+        "writes: {} | {seconds} s per run, runs per level: {} | notifications: {}",
         machine(),
-        runs()
+        runs(),
+        if notify {
+            "3 webhooks (1 down) + e-mail"
+        } else {
+            "none"
+        }
     );
     println!(
         "{:>5} {:>3} {:>10} {:>9} {:>9} {:>9}",
@@ -29,7 +116,7 @@ async fn run() {
     for concurrency in levels {
         let (mut rates, mut p50s, mut p99s) = (Vec::new(), Vec::new(), Vec::new());
         for run in 1..=runs() {
-            let fresh = fresh_server(&[]).await;
+            let fresh = fresh_server(&extra).await;
             let (server, client, director) = (&fresh.server, &fresh.client, &fresh.director);
             let deadline = Instant::now() + Duration::from_secs(seconds);
             let started = Instant::now();
@@ -92,5 +179,14 @@ async fn run() {
             median(&mut p99s),
             runs()
         );
+    }
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

@@ -140,18 +140,22 @@ impl Sender {
                     }
                 }
                 cursor = event.seq;
-                let behind = self.wiring.durable.borrow().saturating_sub(cursor);
-                report_pending(&self.cursor_key, behind);
-                let now = self.wiring.clock.now();
-                if let Err(error) = self
-                    .wiring
-                    .store
-                    .record_cursor(&self.cursor_key, cursor, now)
-                    .await
-                {
-                    tracing::error!(%error, %url, "could not record a webhook cursor");
-                    return;
-                }
+            }
+            // One cursor write per page, not per event: what a crash can repeat is the
+            // page that was being sent (receivers dedupe on `webhook-id`).
+            report_pending(
+                &self.cursor_key,
+                self.wiring.durable.borrow().saturating_sub(cursor),
+            );
+            let now = self.wiring.clock.now();
+            if let Err(error) = self
+                .wiring
+                .store
+                .record_cursor(&self.cursor_key, cursor, now)
+                .await
+            {
+                tracing::error!(%error, %url, "could not record a webhook cursor");
+                return;
             }
         }
     }
