@@ -53,6 +53,18 @@ pub struct Stamp {
     pub epoch: Arc<str>,
 }
 
+/// The host part of a URL base (`http://desk.example.org:8080` → `desk.example.org`):
+/// what names this desk in calendar `UID`s and `Message-ID`s, the same in an e-mailed
+/// invitation and in the feed.
+pub fn host_of(base: &str) -> String {
+    base.split("://")
+        .nth(1)
+        .and_then(|rest| rest.split([':', '/']).next())
+        .filter(|h| !h.is_empty())
+        .unwrap_or("mentorq")
+        .to_string()
+}
+
 impl AppState {
     /// The base of absolute URLs in an answer to `req`: `http.public_url`, or the
     /// scheme and host the request came to.

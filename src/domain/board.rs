@@ -79,6 +79,8 @@ pub struct Board {
     active_by_owner: HashMap<UserId, usize>,
     /// CLOSED or CANCELLED tickets in the order they ended, newest last.
     ended: Vec<TicketId>,
+    /// CLAIMED tickets of every queue, so finding them does not scan the board.
+    claimed: BTreeSet<TicketId>,
 }
 
 static EMPTY_LANE: std::sync::LazyLock<Lane> = std::sync::LazyLock::new(Lane::default);
@@ -128,6 +130,11 @@ impl Board {
         } else {
             lane.open.remove(&ticket.id);
         }
+        if ticket.status == Status::Claimed {
+            self.claimed.insert(ticket.id);
+        } else {
+            self.claimed.remove(&ticket.id);
+        }
         let ends_now = !ticket.status.is_active() && was.is_none_or(Status::is_active);
         if ends_now {
             self.ended.push(ticket.id);
@@ -169,7 +176,7 @@ impl Board {
 
     /// CLAIMED tickets, in creation order.
     pub fn claimed(&self) -> impl Iterator<Item = &Ticket> {
-        self.tickets.values().filter(|t| t.status == Status::Claimed)
+        self.claimed.iter().filter_map(|id| self.tickets.get(id))
     }
 
     /// The most recently ended tickets, newest first.

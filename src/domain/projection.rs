@@ -115,6 +115,11 @@ impl Projection {
         self.queues.keys().copied()
     }
 
+    /// The ids of every queue not archived.
+    pub fn visible_queue_ids(&self) -> impl Iterator<Item = QueueId> + '_ {
+        self.queues.values().filter(|q| !q.archived).map(|q| q.id)
+    }
+
     /// Every queue not archived, by id, with its counts.
     pub fn summaries(&self, available: &Available) -> Vec<QueueSummary> {
         self.queues

@@ -143,6 +143,14 @@ impl QueueFields {
         others: impl Iterator<Item = &'a Queue>,
     ) -> Result<Queue, QueueRuleError> {
         let mut errors = FieldErrors::new();
+        if creating {
+            if self.message.is_some() {
+                errors.add("message", "is set by changing the queue, not on creation");
+            }
+            if self.archived.is_some() {
+                errors.add("archived", "a new queue cannot be archived");
+            }
+        }
         let mut next = current;
         match (&self.name, creating) {
             (Some(name), _) => next.name = errors.required_text("name", Some(name), QUEUE_NAME_MAX),

@@ -80,13 +80,7 @@ pub async fn feed_file(
     }
     let (sessions, settings) = state.sessions.send(Settled(CalendarOf(user))).await??;
     let now = state.clock.now();
-    let host = state
-        .stamp
-        .base
-        .split("://")
-        .nth(1)
-        .unwrap_or("mentorq")
-        .to_string();
+    let host = crate::api::host_of(&state.stamp.base);
     // DTSTAMP is the day's start, so an unchanged feed keeps its bytes and its ETag.
     let day = now.date_naive().and_hms_opt(0, 0, 0).expect("midnight").and_utc();
     let body = feed(user, sessions.iter(), settings, &host, now, day);

@@ -81,27 +81,16 @@ pub struct QueueBody {
 }
 
 impl QueueBody {
-    fn fields(self, creating: bool) -> Result<QueueFields, ApiError> {
-        let mut errors = FieldErrors::new();
-        if creating {
-            if self.message.is_some() {
-                errors.add("message", "is set by changing the queue, not on creation");
-            }
-            if self.archived.is_some() {
-                errors.add("archived", "a new queue cannot be archived");
-            }
+    fn fields(self) -> QueueFields {
+        QueueFields {
+            name: self.name,
+            description: self.description,
+            tags: self.tags,
+            open: self.open,
+            cooldown_seconds: self.cooldown_seconds,
+            message: self.message,
+            archived: self.archived,
         }
-        errors
-            .into_result(QueueFields {
-                name: self.name,
-                description: self.description,
-                tags: self.tags,
-                open: self.open,
-                cooldown_seconds: self.cooldown_seconds,
-                message: self.message,
-                archived: self.archived,
-            })
-            .map_err(ApiError::from)
     }
 }
 
@@ -120,7 +109,7 @@ pub async fn create(
             "Only organizers and directors may create queues.",
         ));
     }
-    let fields = body.fields(true)?;
+    let fields = body.fields();
     let queue = state
         .queue
         .send(CreateQueue {
@@ -149,7 +138,7 @@ pub async fn update(
         .send(ChangeQueue {
             by: caller.person(),
             id: QueueId(id.into_inner()),
-            fields: body.fields(false)?,
+            fields: body.fields(),
         })
         .await??;
     Ok(HttpResponse::Ok().json(QueueJson::from(&queue)))

@@ -58,15 +58,7 @@ pub async fn run(config: EmailConfig, owners: Owners, mut wiring: Wiring) {
             return;
         }
     };
-    let host = wiring
-        .base
-        .split("://")
-        .nth(1)
-        .unwrap_or("mentorq")
-        .split([':', '/'])
-        .next()
-        .unwrap_or("mentorq")
-        .to_string();
+    let host = crate::api::host_of(&wiring.base);
     let mailer = Mailer {
         transport: builder.timeout(Some(TIMEOUT)).build(),
         from,

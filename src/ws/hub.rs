@@ -217,9 +217,8 @@ impl Hub {
     /// The available mentors of every queue not archived.
     fn presence_counts(&self) -> BTreeMap<QueueId, usize> {
         self.projection
-            .summaries(&self.available)
-            .iter()
-            .map(|s| (s.queue.id, s.mentors_online))
+            .visible_queue_ids()
+            .map(|q| (q, self.available.in_queue(q)))
             .collect()
     }
 
