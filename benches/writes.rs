@@ -66,7 +66,7 @@ async fn run() {
     let seconds: u64 = env_number("MENTORQ_BENCH_SECONDS", 5);
     let notify = env_number::<u8>("MENTORQ_BENCH_NOTIFY", 0) == 1;
     let mut extra: Vec<(String, String)> = Vec::new();
-    let mut _smtp = None;
+    let mut _smtp: Option<(KillOnDrop, tempfile::TempDir)> = None;
     if notify {
         let (a, b, down) = (ok_endpoint().await, ok_endpoint().await, free_port());
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -109,8 +109,8 @@ async fn run() {
         }
     );
     println!(
-        "{:>5} {:>3} {:>10} {:>9} {:>9} {:>9}",
-        "conc", "run", "acks/s", "p50 ms", "p99 ms", "max ms"
+        "{:>5} {:>3} {:>10} {:>9} {:>9} {:>9} {:>12} {:>12} {:>10}",
+        "conc", "run", "acks/s", "p50 ms", "p99 ms", "max ms", "server us/ack", "bench cpu %", "smtp cpu %"
     );
     let levels = env_list("MENTORQ_BENCH_CONCURRENCY", "1,16,64");
     for concurrency in levels {
@@ -119,6 +119,12 @@ async fn run() {
             let fresh = fresh_server(&extra).await;
             let (server, client, director) = (&fresh.server, &fresh.client, &fresh.director);
             let deadline = Instant::now() + Duration::from_secs(seconds);
+            let smtp_pid = _smtp.as_ref().map(|(child, _)| child.0.id());
+            let cpu_before = (
+                cpu_seconds(server.pid),
+                cpu_seconds(std::process::id()),
+                smtp_pid.map(cpu_seconds).unwrap_or(0.0),
+            );
             let started = Instant::now();
             let workers: Vec<_> = (0..concurrency)
                 .map(|_| {
@@ -161,12 +167,18 @@ async fn run() {
                 latencies.extend(w.await.unwrap());
             }
             let elapsed = started.elapsed().as_secs_f64();
+            let server_cpu = cpu_seconds(server.pid) - cpu_before.0;
+            let bench_cpu = cpu_seconds(std::process::id()) - cpu_before.1;
+            let smtp_cpu = smtp_pid.map(cpu_seconds).unwrap_or(0.0) - cpu_before.2;
             latencies.sort_by(f64::total_cmp);
             let rate = latencies.len() as f64 / elapsed;
             let (p50, p99) = (pct(&latencies, 50.0), pct(&latencies, 99.0));
             println!(
-                "{concurrency:>5} {run:>3} {rate:>10.0} {p50:>9.2} {p99:>9.2} {:>9.2}",
-                pct(&latencies, 100.0)
+                "{concurrency:>5} {run:>3} {rate:>10.0} {p50:>9.2} {p99:>9.2} {:>9.2} {:>12.1} {:>12.0} {:>10.0}",
+                pct(&latencies, 100.0),
+                server_cpu * 1e6 / latencies.len() as f64,
+                bench_cpu * 100.0 / elapsed,
+                smtp_cpu * 100.0 / elapsed,
             );
             rates.push(rate);
             p50s.push(p50);

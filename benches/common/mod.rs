@@ -135,6 +135,11 @@ pub fn rss_kib(pid: u32) -> u64 {
 }
 
 /// The peak resident memory of a process so far in KiB.
+/// CPU seconds (user + system) `pid` has used so far.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    support::cpu_seconds(pid)
+}
+
 pub fn hwm_kib(pid: u32) -> u64 {
     support::memory_of(pid).1 / 1024
 }

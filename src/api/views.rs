@@ -325,20 +325,39 @@ pub fn value(view: impl serde::Serialize) -> Value {
 /// The `data` of an event (pushed, replayed and exported alike): a function of the
 /// stored event alone, so a replayed event is byte-for-byte the event pushed live.
 pub fn event_data(body: &EventBody, base: &str) -> Value {
-    match body {
-        EventBody::TicketCreated(v) | EventBody::TicketUpdated(v) => value(TicketJson::new(v, base)),
-        EventBody::QueueCreated(q) | EventBody::QueueUpdated(q) => value(QueueSettingsJson::from(q)),
-        EventBody::AnnouncementPosted(a) => value(AnnouncementJson::from(a)),
-        EventBody::FeedbackCreated(f) | EventBody::FeedbackUpdated(f) => value(FeedbackJson::new(f, base)),
-        EventBody::AvailabilityUpdated { chunks, deleted } => json!({
-            "chunks": chunks.iter().map(ChunkJson::from).collect::<Vec<_>>(),
-            "deleted": deleted.iter().map(|c| c.0).collect::<Vec<_>>(),
-        }),
-        EventBody::SessionUpdated(s) => value(SessionJson::from(s)),
-        EventBody::SessionReminder {
-            session,
-            minutes_before,
-            ..
-        } => json!({ "session": SessionJson::from(session), "minutes_before": minutes_before }),
+    value(EventData(body, base))
+}
+
+/// [`event_data`] as a serializer input, written straight to bytes without building a
+/// `Value` first (what every pushed frame and webhook body does, per event).
+pub struct EventData<'a>(pub &'a EventBody, pub &'a str);
+
+impl Serialize for EventData<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let EventData(body, base) = *self;
+        match body {
+            EventBody::TicketCreated(v) | EventBody::TicketUpdated(v) => {
+                TicketJson::new(v, base).serialize(s)
+            }
+            EventBody::QueueCreated(q) | EventBody::QueueUpdated(q) => {
+                QueueSettingsJson::from(q).serialize(s)
+            }
+            EventBody::AnnouncementPosted(a) => AnnouncementJson::from(a).serialize(s),
+            EventBody::FeedbackCreated(f) | EventBody::FeedbackUpdated(f) => {
+                FeedbackJson::new(f, base).serialize(s)
+            }
+            EventBody::AvailabilityUpdated { chunks, deleted } => json!({
+                "chunks": chunks.iter().map(ChunkJson::from).collect::<Vec<_>>(),
+                "deleted": deleted.iter().map(|c| c.0).collect::<Vec<_>>(),
+            })
+            .serialize(s),
+            EventBody::SessionUpdated(v) => SessionJson::from(v).serialize(s),
+            EventBody::SessionReminder {
+                session,
+                minutes_before,
+                ..
+            } => json!({ "session": SessionJson::from(session), "minutes_before": minutes_before })
+                .serialize(s),
+        }
     }
 }

@@ -78,17 +78,13 @@ pub async fn run(config: EmailConfig, owners: Owners, mut wiring: Wiring) {
             for draft in drafts(&event, &mailer.host, wiring.clock.now()) {
                 mailer.deliver(&draft, event.seq).await;
             }
-            cursor = event.seq;
-            metrics::gauge!(crate::telemetry::NOTIFICATIONS_PENDING, "channel" => "email")
-                .set(wiring.durable.borrow().saturating_sub(cursor) as f64);
-            if let Err(error) = wiring
-                .store
-                .record_cursor(CURSOR, cursor, wiring.clock.now())
-                .await
-            {
-                tracing::error!(%error, "could not record the e-mail cursor");
-                return;
-            }
+            cursor.passed(event.seq);
+        }
+        metrics::gauge!(crate::telemetry::NOTIFICATIONS_PENDING, "channel" => "email")
+            .set(wiring.durable.borrow().saturating_sub(cursor.seq()) as f64);
+        if let Err(error) = wiring.keep(&mut cursor).await {
+            tracing::error!(%error, "could not record the e-mail cursor");
+            return;
         }
     }
 }

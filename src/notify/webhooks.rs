@@ -2,7 +2,7 @@
 //! `seq` order with one request in flight (API.md "Outbound webhooks").
 
 use super::Wiring;
-use crate::api::views::event_data;
+use crate::api::views::EventData;
 use crate::config::{WebhookConfig, WebhookFormat};
 use crate::domain::event::Event;
 use crate::domain::queue::{Queue, FIRST_QUEUE, FIRST_QUEUE_NAME};
@@ -46,7 +46,6 @@ enum Outcome {
 struct Sender {
     config: WebhookConfig,
     key: Vec<u8>,
-    cursor_key: String,
     client: reqwest::Client,
     wiring: Wiring,
     log: EventLog,
@@ -57,23 +56,10 @@ struct Sender {
 /// Delivers `config`'s events from its stored cursor on, for as long as the server
 /// runs (or until the endpoint answers 410). A new endpoint starts at the newest event.
 pub async fn run(config: WebhookConfig, wiring: Wiring) {
-    let cursor_key = cursor_key(&config.url);
-    let start = wiring.start;
-    let cursor = match wiring.store.meta::<u64>(&cursor_key) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            if let Err(error) = wiring
-                .store
-                .record_cursor(&cursor_key, start, wiring.clock.now())
-                .await
-            {
-                tracing::error!(%error, url = %config.url, "could not record a webhook cursor");
-                return;
-            }
-            start
-        }
+    let mut cursor = match wiring.cursor(&cursor_key(&config.url)).await {
+        Ok(c) => c,
         Err(error) => {
-            tracing::error!(%error, url = %config.url, "could not read a webhook cursor");
+            tracing::error!(%error, url = %config.url, "could not read or record a webhook cursor");
             return;
         }
     };
@@ -101,20 +87,19 @@ pub async fn run(config: WebhookConfig, wiring: Wiring) {
         log: wiring.store.event_log(),
         config,
         key,
-        cursor_key,
         client,
         wiring,
         queues,
     };
-    sender.deliver_from(cursor).await;
+    sender.deliver_from(&mut cursor).await;
 }
 
 impl Sender {
-    async fn deliver_from(&mut self, mut cursor: u64) {
+    async fn deliver_from(&mut self, cursor: &mut super::Cursor) {
         let url = self.config.url.clone();
         let log = self.log.clone();
         loop {
-            let Some(events) = self.wiring.next_page(&log, &mut cursor, "webhook").await else {
+            let Some(events) = self.wiring.next_page(&log, cursor, "webhook").await else {
                 return;
             };
             for event in events {
@@ -135,25 +120,15 @@ impl Sender {
                         }
                         Outcome::Disabled => {
                             tracing::warn!(%url, seq = event.seq, "the endpoint answered 410 Gone: disabled until a restart");
+                            let _ = self.wiring.store_cursor(cursor).await;
                             return;
                         }
                     }
                 }
-                cursor = event.seq;
+                cursor.passed(event.seq);
             }
-            // One cursor write per page, not per event: what a crash can repeat is the
-            // page that was being sent (receivers dedupe on `webhook-id`).
-            report_pending(
-                &self.cursor_key,
-                self.wiring.durable.borrow().saturating_sub(cursor),
-            );
-            let now = self.wiring.clock.now();
-            if let Err(error) = self
-                .wiring
-                .store
-                .record_cursor(&self.cursor_key, cursor, now)
-                .await
-            {
+            report_pending(&url, self.wiring.durable.borrow().saturating_sub(cursor.seq()));
+            if let Err(error) = self.wiring.keep(cursor).await {
                 tracing::error!(%error, %url, "could not record a webhook cursor");
                 return;
             }
@@ -170,12 +145,22 @@ impl Sender {
     /// The body of `event` in this endpoint's format.
     fn body(&self, event: &Event) -> Vec<u8> {
         let value = match self.config.format {
-            WebhookFormat::Standard => json!({
-                "type": event.body.kind(),
-                "timestamp": crate::api::views::ts(&event.at),
-                "seq": event.seq,
-                "data": event_data(&event.body, &self.wiring.base),
-            }),
+            WebhookFormat::Standard => {
+                #[derive(serde::Serialize)]
+                struct Standard<'a> {
+                    r#type: &'static str,
+                    timestamp: String,
+                    seq: u64,
+                    data: EventData<'a>,
+                }
+                let standard = Standard {
+                    r#type: event.body.kind(),
+                    timestamp: crate::api::views::ts(&event.at),
+                    seq: event.seq,
+                    data: EventData(&event.body, &self.wiring.base),
+                };
+                return serde_json::to_vec(&standard).expect("events serialise to JSON");
+            }
             WebhookFormat::Slack => {
                 let name = |q: QueueId| {
                     self.queues

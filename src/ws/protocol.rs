@@ -2,7 +2,7 @@
 //! Each message is serialised and framed once; every recipient's connection writes the
 //! same reference-counted bytes.
 
-use crate::api::views::{event_data, AnnouncementJson, QueueJson, SessionJson, TicketJson};
+use crate::api::views::{AnnouncementJson, EventData, QueueJson, SessionJson, TicketJson};
 pub use crate::api::Stamp;
 use crate::domain::event::{Audience, Event, Subscription};
 use crate::domain::projection::{PositionChange, SnapshotView};
@@ -76,13 +76,21 @@ pub fn event(event: &Event, base: &str) -> Vec<(Audience, Frame)> {
         .deliveries()
         .into_iter()
         .map(|(audience, event)| {
-            let frame = frame(json!({
-                "type": "event",
-                "seq": event.seq,
-                "kind": event.body.kind(),
-                "data": event_data(&event.body, base),
-            }));
-            (audience, frame)
+            #[derive(serde::Serialize)]
+            struct Pushed<'a> {
+                r#type: &'static str,
+                seq: u64,
+                kind: &'static str,
+                data: EventData<'a>,
+            }
+            let pushed = Pushed {
+                r#type: "event",
+                seq: event.seq,
+                kind: event.body.kind(),
+                data: EventData(&event.body, base),
+            };
+            let text = serde_json::to_string(&pushed).expect("events serialise to JSON");
+            (audience, Frame::text(&text))
         })
         .collect()
 }

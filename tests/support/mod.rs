@@ -63,6 +63,18 @@ pub fn memory_of(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// CPU time (user + system) `pid` has used so far, in seconds, from `/proc/<pid>/stat`
+/// (Linux's clock ticks are 1/100 s).
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name (field 2) may hold spaces; the fields after it are plain.
+    let rest = &stat[stat.rfind(')').expect("stat has a command name") + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks = |i: usize| fields[i].parse::<f64>().expect("a tick count");
+    // utime and stime are fields 14 and 15: 12 and 13 after the state.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 pub async fn post(client: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
     let response = client.post(url).json(&body).send().await.unwrap();
     let status = response.status().as_u16();
