@@ -1,10 +1,12 @@
-//! The board page in a real browser (Chromium through chromedriver): a mentor's page and
-//! a participant's page side by side. The participant opens a ticket and it appears on
-//! the mentor's board without a reload; the mentor claims it and the participant's page
-//! shows it claimed. Screenshots of both pages are kept under `target/browser/`.
+//! The board page in a real browser (Chromium through chromedriver), one test per role:
+//! a participant, a mentor and an organizer, each on a desktop window (1366×800) and a
+//! phone (390×844), in different time zones. Every view is checked with axe-core (no
+//! critical or serious violation) and kept as a screenshot under `target/browser/`.
 //!
-//! This test needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them).
-//! Without them it fails loudly rather than skipping.
+//! This test needs Debian's `chromium` and `chromium-driver`, and the npm package
+//! `axe-core` under `target/axe` (`.ci/run` installs all three:
+//! `npm install --prefix target/axe axe-core@4.14.1`). Without them it fails loudly
+//! rather than skipping.
 
 mod support;
 
@@ -35,7 +37,8 @@ fn start_server(data: &Path) -> (Killed, String) {
     (Killed(child), base)
 }
 
-fn start_chromedriver(driver: &Path) -> (Killed, String) {
+/// A chromedriver whose browsers run in the time zone `tz`.
+fn start_chromedriver(driver: &Path, tz: &str) -> (Killed, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -44,6 +47,7 @@ fn start_chromedriver(driver: &Path) -> (Killed, String) {
     let driver = Killed(
         Command::new(driver)
             .arg(format!("--port={port}"))
+            .env("TZ", tz)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -59,18 +63,25 @@ fn start_chromedriver(driver: &Path) -> (Killed, String) {
     panic!("chromedriver did not start listening on {url}");
 }
 
-async fn browser(driver_url: &str, chromium: &Path, profile: &Path) -> Client {
+#[derive(Clone, Copy, PartialEq)]
+enum Screen {
+    Desktop,
+    Phone,
+}
+
+async fn browser(driver_url: &str, chromium: &Path, profile: &Path, screen: Screen) -> Client {
+    let mut options = json!({
+        "binary": chromium,
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1366,800",
+                 "--lang=en-US", format!("--user-data-dir={}", profile.display())],
+    });
+    if screen == Screen::Phone {
+        options["mobileEmulation"] = json!({"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2}});
+    }
     let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-quic", "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--window-size=1200,1000",
-                     format!("--user-data-dir={}", profile.display())],
-        }),
-    );
+    caps.insert("goog:chromeOptions".into(), options);
     ClientBuilder::rustls()
         .expect("a TLS-capable client builder")
         .capabilities(caps)
@@ -189,132 +200,6 @@ async fn make_mentor(base: &str, ops: &Value, email: &str) -> Value {
     token(base, email).await
 }
 
-#[tokio::test]
-async fn a_ticket_travels_live_between_a_participant_and_a_mentor() {
-    let (chromium, driver) = programs();
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, base) = start_server(&dir.path().join("data"));
-    let ops = accounts(
-        &base,
-        &[("grace@example.org", "Grace"), ("ada@example.org", "Ada")],
-    )
-    .await;
-    make_mentor(&base, &ops, "grace@example.org").await;
-
-    let (_driver, driver_url) = start_chromedriver(&driver);
-    let mentor = browser(&driver_url, &chromium, &dir.path().join("mentor-profile")).await;
-    let participant = browser(&driver_url, &chromium, &dir.path().join("participant-profile")).await;
-    log_in(&mentor, &base, "grace@example.org").await;
-    mentor
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#board-panel:not(.hidden)"))
-        .await
-        .unwrap();
-    log_in(&participant, &base, "ada@example.org").await;
-
-    participant
-        .find(Locator::Id("ticket-title"))
-        .await
-        .unwrap()
-        .send_keys("Segfault in my parser")
-        .await
-        .unwrap();
-    participant
-        .find(Locator::Id("ticket-location"))
-        .await
-        .unwrap()
-        .send_keys("Table 7")
-        .await
-        .unwrap();
-    participant
-        .find(Locator::Id("ticket-anonymous"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    participant
-        .find(Locator::Id("ticket-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-
-    // The mentor's board shows it without a reload, and the mentor claims it.
-    mentor
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#board .ticket button.claim"))
-        .await
-        .expect("the new ticket appears on the mentor's board");
-    let card_text = text_of(&mentor, "#board .ticket").await;
-    assert!(card_text.contains("Segfault in my parser"), "{card_text}");
-    assert!(
-        card_text.contains("Anonymous") && !card_text.contains("Ada"),
-        "asked anonymously: {card_text}"
-    );
-
-    // The participant steps away; the mentor's board shows it live, in its place.
-    click(&participant, "#my-tickets .ticket button.away").await;
-    mentor
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#board .ticket .status.away"))
-        .await
-        .expect("the mentor sees the owner is away");
-    participant
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#my-tickets .ticket button.back"))
-        .await
-        .expect("the owner can say they are back");
-    screenshot(&mentor, "mentor-before-claim").await;
-    click(&mentor, "#board .ticket button.claim").await;
-
-    // The participant's page shows it claimed, live.
-    let status = text_of(&participant, "#my-tickets .ticket .status.CLAIMED").await;
-    assert_eq!(status, "CLAIMED");
-    let mine = text_of(&participant, "#my-tickets .ticket").await;
-    assert!(mine.contains("with Grace"), "{mine}");
-    mentor
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#board .ticket .status.CLAIMED"))
-        .await
-        .unwrap();
-    screenshot(&mentor, "mentor").await;
-    screenshot(&participant, "participant").await;
-
-    // A director downloads the tickets as CSV from the page (it fetches with the token).
-    click(&participant, "#logout").await;
-    log_in(&participant, &base, "ops@example.org").await;
-    click(&participant, "#exports button[data-export='tickets.csv']").await;
-    let toast = participant
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::XPath(
-            "//div[contains(@class,'toast') and contains(., 'Downloaded tickets.csv')]",
-        ))
-        .await
-        .expect("the download is reported")
-        .text()
-        .await
-        .unwrap();
-    let bytes: u64 = toast
-        .split('(')
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .map(|n| n.replace([',', '.'], ""))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no size in {toast:?}"));
-    assert!(bytes > 100, "a header and the ticket: {toast}");
-
-    mentor.close().await.unwrap();
-    participant.close().await.unwrap();
-}
-
 /// Signs `email` in over REST and returns the token answer.
 async fn token(base: &str, email: &str) -> Value {
     rest(
@@ -353,12 +238,726 @@ async fn text_of(page: &Client, css: &str) -> String {
     }
 }
 
-/// Many queues on the board: a director creates a tagged queue from the page, a
-/// participant picks it and a topic, the mentor who staffs only that queue sees the
-/// ticket marked as matching their skills (and not a ticket of another queue), steps
-/// away and back, and the desk shows who is helping whom.
+/// The result of `script` (a function body; `arguments` are `args`) in the page.
+async fn js(page: &Client, script: &str, args: Vec<Value>) -> Value {
+    page.execute(script, args).await.expect(script)
+}
+
+/// Waits until `predicate` (a JavaScript expression) is true in the page.
+async fn until(page: &Client, predicate: &str, what: &str) {
+    let started = std::time::Instant::now();
+    let script = format!("return !!({predicate});");
+    loop {
+        if js(page, &script, vec![]).await == Value::Bool(true) {
+            return;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "timed out waiting for {what} ({predicate})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// axe-core, installed by `.ci/run` with npm under `target/axe`.
+fn axe_source() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/axe/node_modules/axe-core/axe.min.js");
+    std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "NO AXE-CORE at {}: run `npm install --prefix target/axe axe-core@4.14.1` (.ci/run does)",
+            path.display()
+        )
+    })
+}
+
+/// Runs axe-core on the page as it is now and fails on any critical or serious
+/// violation; keeps a screenshot of the view as `name`.
+async fn audit(page: &Client, name: &str) {
+    screenshot(page, name).await;
+    let loaded = js(page, "return typeof window.axe !== 'undefined';", vec![]).await;
+    if loaded != Value::Bool(true) {
+        js(page, &format!("{};return true;", axe_source()), vec![]).await;
+    }
+    let found = page
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {resultTypes: ['violations']}).then((r) => done(r.violations
+               .filter((v) => v.impact === 'critical' || v.impact === 'serious')
+               .map((v) => ({id: v.id, impact: v.impact, help: v.help,
+                            nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' '))}))))
+               .catch((e) => done([{id: 'axe failed', help: String(e)}]));",
+            vec![],
+        )
+        .await
+        .expect("axe runs");
+    assert_eq!(found, json!([]), "axe-core on the view {name}");
+}
+
+/// Whether the element `css` is displayed with its top inside the first screenful.
+async fn above_the_fold(page: &Client, css: &str) -> bool {
+    let script = "const el = document.querySelector(arguments[0]); if (!el) return false;
+                  const r = el.getBoundingClientRect();
+                  return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight;";
+    js(page, script, vec![json!(css)]).await == Value::Bool(true)
+}
+
+fn next_day_at(hour: u32) -> String {
+    let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
+    format!("{}T{hour:02}:00:00Z", tomorrow.format("%Y-%m-%d"))
+}
+
+async fn open_ticket(base: &str, token: &Value, title: &str, extra: Value) -> Value {
+    let mut body = json!({"title": title, "location": "Table 1"});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    rest(
+        base,
+        reqwest::Method::POST,
+        "/api/tickets/",
+        token["access"].as_str(),
+        body,
+    )
+    .await
+}
+
+async fn set_status(base: &str, token: &Value, id: &Value, status: &str) -> Value {
+    rest(
+        base,
+        reqwest::Method::PATCH,
+        &format!("/api/tickets/{id}/"),
+        token["access"].as_str(),
+        json!({ "status": status }),
+    )
+    .await
+}
+
+/// A participant, on a phone in New York and on a desktop: the place in line first,
+/// the form only when it can be used, notices of a claim, a rating that survives live
+/// updates, booking by day with a dialog that can be cancelled, settings, and plain
+/// words while the server is away.
 #[tokio::test]
-async fn queues_topics_and_capacity_on_the_board() {
+async fn a_participant_sees_their_place_first_and_nothing_they_type_is_lost() {
+    let (chromium, driver) = programs();
+    let dir = tempfile::tempdir().unwrap();
+    let (server, base) = start_server(&dir.path().join("data"));
+    let ops = accounts(
+        &base,
+        &[
+            ("grace@example.org", "Grace"),
+            ("ada@example.org", "Ada"),
+            ("bob@example.org", "Bob"),
+        ],
+    )
+    .await;
+    let grace = make_mentor(&base, &ops, "grace@example.org").await;
+    let bob = token(&base, "bob@example.org").await;
+    rest(
+        &base,
+        reqwest::Method::PUT,
+        "/api/mentors/me/",
+        grace["access"].as_str(),
+        json!({"skills": ["rust"], "about_me": "Compilers"}),
+    )
+    .await;
+    // Three half-hours tomorrow from 10:00 UTC: 60 minutes can start at 10:00 or 10:30 only.
+    rest(
+        &base,
+        reqwest::Method::POST,
+        "/api/availability/",
+        grace["access"].as_str(),
+        json!({"start_time": next_day_at(10), "end_time": format!("{}:30:00Z", &next_day_at(11)[..13])}),
+    )
+    .await;
+    // Someone is already waiting, so Ada will be second.
+    open_ticket(&base, &bob, "Bob's question", json!({})).await;
+
+    let (_driver, driver_url) = start_chromedriver(&driver, "America/New_York");
+    let phone = browser(&driver_url, &chromium, &dir.path().join("phone"), Screen::Phone).await;
+    phone.goto(&base).await.unwrap();
+    phone
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("login-email"))
+        .await
+        .unwrap();
+    audit(&phone, "participant-phone-login").await;
+    // Field errors in plain words.
+    click(&phone, "#login-toggle").await;
+    type_into(&phone, "login-name", "Eve").await;
+    type_into(&phone, "login-email", "eve@example.org").await;
+    type_into(&phone, "login-password", "short").await;
+    click(&phone, "#login-submit").await;
+    until(
+        &phone,
+        "document.getElementById('login-error').textContent !== ''",
+        "the registration error",
+    )
+    .await;
+    assert_eq!(
+        text_of(&phone, "#login-error").await,
+        "Password must be at least 8 characters."
+    );
+    audit(&phone, "participant-phone-register").await;
+    click(&phone, "#login-toggle").await;
+    js(&phone, "document.getElementById('login-email').value = ''; document.getElementById('login-password').value = '';", vec![]).await;
+    log_in(&phone, &base, "ada@example.org").await;
+
+    // A closed queue says so instead of offering a form that cannot work.
+    rest(
+        &base,
+        reqwest::Method::PATCH,
+        "/api/queues/1/",
+        ops["access"].as_str(),
+        json!({"open": false, "message": "Back at 2 pm"}),
+    )
+    .await;
+    let closed = text_of(&phone, "#ticket-closed:not(.hidden)").await;
+    assert_eq!(closed, "Queue closed — Back at 2 pm");
+    assert!(!phone
+        .find(Locator::Id("ticket-submit"))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap());
+    rest(
+        &base,
+        reqwest::Method::PATCH,
+        "/api/queues/1/",
+        ops["access"].as_str(),
+        json!({"open": true, "message": ""}),
+    )
+    .await;
+    phone
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#ticket-closed.hidden"))
+        .await
+        .unwrap();
+    audit(&phone, "participant-phone-ask").await;
+
+    type_into(&phone, "ticket-title", "Borrow checker").await;
+    type_into(&phone, "ticket-location", "Table 7").await;
+    click(&phone, "#ticket-submit").await;
+    // The place in line comes first, above the fold; the form is gone while it waits.
+    let place = text_of(&phone, "#my-active .place").await;
+    assert!(place.starts_with("You're #2 ·"), "{place}");
+    assert!(
+        above_the_fold(&phone, "#my-active .place").await,
+        "the place in line is on the first screen"
+    );
+    until(
+        &phone,
+        "document.getElementById('ticket-form').classList.contains('hidden')",
+        "the form to hide",
+    )
+    .await;
+    audit(&phone, "participant-phone-waiting").await;
+
+    // "You're next" and then the claim: announced to screen readers, kept on screen.
+    let ada = token(&base, "ada@example.org").await;
+    let bobs = rest(
+        &base,
+        reqwest::Method::GET,
+        "/api/tickets/",
+        bob["access"].as_str(),
+        json!(null),
+    )
+    .await;
+    let ada_ticket = rest(
+        &base,
+        reqwest::Method::GET,
+        "/api/tickets/",
+        ada["access"].as_str(),
+        json!(null),
+    )
+    .await[0]
+        .clone();
+    assert_eq!(ada_ticket["title"], "Borrow checker");
+    set_status(&base, &bob, &bobs[0]["id"], "CANCELLED").await;
+    until(
+        &phone,
+        "document.getElementById('alerter').textContent.includes(\"You're next\")",
+        "the you're-next notice",
+    )
+    .await;
+    set_status(&base, &grace, &ada_ticket["id"], "CLAIMED").await;
+    until(
+        &phone,
+        "document.getElementById('alerter').textContent.includes('Grace is on the way')",
+        "the claim notice",
+    )
+    .await;
+    let kept = js(
+        &phone,
+        "return [...document.querySelectorAll('.toast.urgent')].map((t) => t.textContent).join('|');",
+        vec![],
+    )
+    .await;
+    assert!(kept.as_str().unwrap().contains("Grace is on the way"), "{kept}");
+    assert!(text_of(&phone, "#my-active .place")
+        .await
+        .contains("Grace is on the way"));
+    let title = js(&phone, "return document.title;", vec![]).await;
+    assert!(
+        title.as_str().unwrap().starts_with("● Grace is on the way"),
+        "{title}"
+    );
+    audit(&phone, "participant-phone-claimed").await;
+
+    // Closed: the rating form. A live update (an announcement) keeps what is being typed.
+    set_status(&base, &grace, &ada_ticket["id"], "CLOSED").await;
+    phone
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#my-history form.rate select"))
+        .await
+        .unwrap();
+    let rating = format!("#rate-{}", ada_ticket["id"]);
+    js(&phone, "const s = document.querySelector(arguments[0]); s.value = '3'; s.dispatchEvent(new Event('change', {bubbles: true}));",
+       vec![json!(rating)]).await;
+    phone
+        .find(Locator::Css(&format!("{rating}-text")))
+        .await
+        .unwrap()
+        .send_keys("Patient and clear")
+        .await
+        .unwrap();
+    js(
+        &phone,
+        "document.querySelector(arguments[0]).focus();",
+        vec![json!(format!("{rating}-text"))],
+    )
+    .await;
+    rest(
+        &base,
+        reqwest::Method::POST,
+        "/api/announcements/",
+        ops["access"].as_str(),
+        json!({"text": "Pizza in the hall"}),
+    )
+    .await;
+    open_ticket(&base, &bob, "Another one", json!({})).await;
+    text_of(&phone, "#announcements .item").await;
+    let typed = js(
+        &phone,
+        "return [document.querySelector(arguments[0]).value, document.querySelector(arguments[1]).value,
+                                    document.activeElement.id];",
+        vec![json!(rating), json!(format!("{rating}-text"))],
+    )
+    .await;
+    assert_eq!(
+        typed,
+        json!([
+            "3",
+            "Patient and clear",
+            format!("rate-{}-text", ada_ticket["id"])
+        ]),
+        "kept across live updates"
+    );
+    click(&phone, "#my-history form.rate button[type='submit']").await;
+    phone
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(
+            "//div[contains(@class,'toast') and contains(., 'Thanks for the feedback')]",
+        ))
+        .await
+        .unwrap();
+    let feedback = rest(
+        &base,
+        reqwest::Method::GET,
+        &format!("/api/feedback/{}/", ada_ticket["id"]),
+        ops["access"].as_str(),
+        json!(null),
+    )
+    .await;
+    assert_eq!(feedback["rating"], 3, "{feedback}");
+    assert_eq!(feedback["comments"], "Patient and clear");
+    // The leaderboard is there for participants too.
+    until(
+        &phone,
+        "document.getElementById('leaderboard').textContent.includes('Grace')",
+        "the leaderboard",
+    )
+    .await;
+
+    // Booking: the length first, then times grouped by day in the viewer's zone.
+    click(&phone, "#search-form button[type='submit']").await;
+    click(&phone, "#mentors button[data-times]").await;
+    let zone = text_of(&phone, "#booking-zone").await;
+    assert_eq!(zone, "Times in America/New_York.");
+    let count = "return document.querySelectorAll('#booking-days button[data-chunk]').length;";
+    assert_eq!(js(&phone, count, vec![]).await, 3);
+    click(&phone, "#booking-length input[value='60']").await;
+    until(
+        &phone,
+        "document.querySelectorAll('#booking-days button[data-chunk]').length === 2",
+        "two 60-minute starts",
+    )
+    .await;
+    // 10:00 UTC is 05:00 in New York in winter; each button carries its own time.
+    let first = text_of(&phone, "#booking-days button[data-chunk]").await;
+    assert_eq!(first, "05:00 AM–06:00 AM", "{first}");
+    audit(&phone, "participant-phone-booking").await;
+    click(&phone, "#booking-days button[data-chunk]").await;
+    phone
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#topic-dialog[open]"))
+        .await
+        .unwrap();
+    audit(&phone, "participant-phone-topic").await;
+    click(&phone, "#topic-cancel").await;
+    until(
+        &phone,
+        "!document.getElementById('topic-dialog').open",
+        "the dialog to close",
+    )
+    .await;
+    let none = rest(
+        &base,
+        reqwest::Method::GET,
+        "/api/sessions/",
+        ada["access"].as_str(),
+        json!(null),
+    )
+    .await;
+    assert_eq!(none, json!([]), "cancelling the topic dialog books nothing");
+    click(&phone, "#booking-days button[data-chunk]").await;
+    type_into(&phone, "topic-text", "Lifetimes").await;
+    click(&phone, "#topic-book").await;
+    let session = text_of(&phone, "#sessions .item").await;
+    assert!(
+        session.contains("Grace") && session.contains("60 min") && session.contains("05:00"),
+        "{session}"
+    );
+    let booked = rest(
+        &base,
+        reqwest::Method::GET,
+        "/api/sessions/",
+        ada["access"].as_str(),
+        json!(null),
+    )
+    .await;
+    assert_eq!(booked[0]["topic"], "Lifetimes");
+    assert_eq!(booked[0]["session_length"], 60);
+
+    // Settings: e-mail off, the calendar link, the page's own notices.
+    click(&phone, "#settings input[data-setting='email']").await;
+    phone
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(
+            "//div[contains(@class,'toast') and contains(., 'Notification settings saved')]",
+        ))
+        .await
+        .unwrap();
+    let settings = rest(
+        &base,
+        reqwest::Method::GET,
+        "/api/notification-settings/",
+        ada["access"].as_str(),
+        json!(null),
+    )
+    .await;
+    assert_eq!(settings["email"], false);
+    let link = js(
+        &phone,
+        "return document.getElementById('calendar-url').value;",
+        vec![],
+    )
+    .await;
+    assert!(
+        link.as_str().unwrap().starts_with(&format!("{base}/calendar/")),
+        "{link}"
+    );
+    click(&phone, "#notice-sound").await;
+    assert_eq!(
+        js(&phone, "return localStorage.getItem('mq.sound');", vec![]).await,
+        "on"
+    );
+    audit(&phone, "participant-phone-settings").await;
+
+    // The same person on a desktop.
+    let desk = browser(&driver_url, &chromium, &dir.path().join("desk"), Screen::Desktop).await;
+    log_in(&desk, &base, "ada@example.org").await;
+    text_of(&desk, "#sessions .item").await;
+    audit(&desk, "participant-desktop").await;
+
+    // The server goes away: a banner, plain words, and Log out still on the screen.
+    drop(server);
+    phone
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#offline:not(.hidden)"))
+        .await
+        .expect("an offline banner");
+    click(&phone, "#search-form button[type='submit']").await;
+    let error = text_of(&phone, "#booking-error").await;
+    assert!(
+        error.starts_with("The server cannot be reached") && !error.contains("fetch"),
+        "{error}"
+    );
+    js(&phone, "window.scrollTo(0, 0);", vec![]).await;
+    assert!(
+        above_the_fold(&phone, "#logout").await,
+        "Log out stays on a phone's screen while offline"
+    );
+    let inside = js(
+        &phone,
+        "return document.getElementById('logout').getBoundingClientRect().right <= window.innerWidth;",
+        vec![],
+    )
+    .await;
+    assert_eq!(inside, true);
+    audit(&phone, "participant-phone-offline").await;
+    for page in [phone, desk] {
+        page.close().await.unwrap();
+    }
+}
+
+/// A mentor, on a phone in Tokyo and on a desktop: the board first, in three parts with
+/// ages and filters; cards updated in place; the profile kept whole; their own slots.
+#[tokio::test]
+async fn a_mentor_works_from_the_board_and_updates_never_reset_the_page() {
+    let (chromium, driver) = programs();
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_server(&dir.path().join("data"));
+    let ops = accounts(
+        &base,
+        &[
+            ("grace@example.org", "Grace"),
+            ("alan@example.org", "Alan"),
+            ("ada@example.org", "Ada"),
+            ("bob@example.org", "Bob"),
+            ("eve@example.org", "Eve"),
+        ],
+    )
+    .await;
+    let grace = make_mentor(&base, &ops, "grace@example.org").await;
+    let alan = make_mentor(&base, &ops, "alan@example.org").await;
+    let ada = token(&base, "ada@example.org").await;
+    let bob = token(&base, "bob@example.org").await;
+    let eve = token(&base, "eve@example.org").await;
+    rest(
+        &base,
+        reqwest::Method::PUT,
+        "/api/mentors/me/",
+        grace["access"].as_str(),
+        json!({"skills": ["rust"], "about_me": "Compilers and coffee"}),
+    )
+    .await;
+    rest(
+        &base,
+        reqwest::Method::PATCH,
+        "/api/queues/1/",
+        ops["access"].as_str(),
+        json!({"tags": ["Rust", "Web"]}),
+    )
+    .await;
+    open_ticket(&base, &ada, "Lifetimes", json!({"tags": ["Rust"]})).await;
+    let bobs = open_ticket(
+        &base,
+        &bob,
+        "CSS grid",
+        json!({"tags": ["Web"], "anonymous": true}),
+    )
+    .await;
+    set_status(&base, &alan, &bobs["id"], "CLAIMED").await;
+
+    let (_driver, driver_url) = start_chromedriver(&driver, "Asia/Tokyo");
+    let phone = browser(&driver_url, &chromium, &dir.path().join("phone"), Screen::Phone).await;
+    log_in(&phone, &base, "grace@example.org").await;
+    // The board is first: the first Claim button is on the first screen.
+    phone
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#board-waiting .ticket button.claim"))
+        .await
+        .unwrap();
+    assert!(
+        above_the_fold(&phone, "#board-waiting .ticket button.claim").await,
+        "Claim is on a phone's first screen"
+    );
+    let waiting = text_of(&phone, "#board-waiting .ticket").await;
+    assert!(
+        waiting.contains("Lifetimes")
+            && waiting.contains("waiting under a minute")
+            && waiting.contains("matches my skills"),
+        "{waiting}"
+    );
+    let helped = text_of(&phone, "#board-helped .ticket").await;
+    assert!(
+        helped.contains("CSS grid")
+            && helped.contains("with Alan")
+            && helped.contains("Anonymous")
+            && !helped.contains("Bob"),
+        "{helped}"
+    );
+    // Forms a mentor does not use are not there.
+    let shown = js(&phone, "return ['participant-panel', 'find-mentor', 'history-panel'].map((id) => document.getElementById(id).offsetParent !== null);", vec![]).await;
+    assert_eq!(shown, json!([false, false, false]));
+    audit(&phone, "mentor-phone-board").await;
+
+    // The profile loads whole, and saving skills keeps the bio.
+    let desk = browser(&driver_url, &chromium, &dir.path().join("desk"), Screen::Desktop).await;
+    log_in(&desk, &base, "grace@example.org").await;
+    until(
+        &desk,
+        "document.getElementById('profile-skills').value === 'rust'",
+        "the skills to load",
+    )
+    .await;
+    assert_eq!(
+        js(
+            &desk,
+            "return document.getElementById('profile-about').value;",
+            vec![]
+        )
+        .await,
+        "Compilers and coffee"
+    );
+    js(
+        &desk,
+        "document.getElementById('profile-skills').value = '';",
+        vec![],
+    )
+    .await;
+    type_into(&desk, "profile-skills", "rust, css").await;
+    click(&desk, "#profile-save").await;
+    desk.wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(
+            "//div[contains(@class,'toast') and contains(., 'Profile saved')]",
+        ))
+        .await
+        .unwrap();
+    let me = rest(
+        &base,
+        reqwest::Method::GET,
+        "/api/mentors/me/",
+        grace["access"].as_str(),
+        json!(null),
+    )
+    .await;
+    assert_eq!(me["skills"], json!(["rust", "css"]));
+    assert_eq!(
+        me["about_me"], "Compilers and coffee",
+        "saving skills keeps the bio"
+    );
+
+    // Updates in place: an event redraws neither an unchanged card nor a half-typed field.
+    js(
+        &desk,
+        "document.querySelector('#board-waiting .ticket').marked = true;",
+        vec![],
+    )
+    .await;
+    js(&desk, "document.getElementById('profile-about').focus();", vec![]).await;
+    type_into(&desk, "profile-about", " — and tea").await;
+    open_ticket(&base, &eve, "Flexbox", json!({"tags": ["Web"]})).await;
+    until(
+        &desk,
+        "document.querySelectorAll('#board-waiting .ticket').length === 2",
+        "the new ticket",
+    )
+    .await;
+    let kept = js(
+        &desk,
+        "return [document.querySelector('#board-waiting .ticket').marked === true,
+                                 document.getElementById('profile-about').value, document.activeElement.id];",
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        kept,
+        json!([true, "Compilers and coffee — and tea", "profile-about"])
+    );
+    // Oldest first.
+    let order = js(
+        &desk,
+        "return [...document.querySelectorAll('#board-waiting .ticket strong')].map((s) => s.textContent);",
+        vec![],
+    )
+    .await;
+    assert_eq!(order, json!(["Lifetimes", "Flexbox"]));
+
+    // Filters: a topic, then "matches my skills".
+    js(&desk, "const s = document.getElementById('filter-tag'); s.value = 'Web'; s.dispatchEvent(new Event('change'));", vec![]).await;
+    until(&desk, "[...document.querySelectorAll('#board-waiting .ticket strong')].map((s) => s.textContent).join() === 'Flexbox'", "the topic filter").await;
+    js(&desk, "const s = document.getElementById('filter-tag'); s.value = ''; s.dispatchEvent(new Event('change'));", vec![]).await;
+    click(&desk, "#filter-match").await;
+    until(&desk, "[...document.querySelectorAll('#board-waiting .ticket strong')].map((s) => s.textContent).join() === 'Lifetimes'", "the skills filter").await;
+    audit(&desk, "mentor-desktop-filtered").await;
+    click(&desk, "#filter-match").await;
+
+    // Claimed from the phone: it moves to "Mine" on both pages.
+    click(&phone, "#board-waiting .ticket button.claim").await;
+    let mine = text_of(&desk, "#board-mine .ticket").await;
+    assert!(
+        mine.contains("Lifetimes") && mine.contains("with Grace"),
+        "{mine}"
+    );
+    phone
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#board-mine .ticket button.close"))
+        .await
+        .unwrap();
+    audit(&phone, "mentor-phone-mine").await;
+
+    // Availability: published from the form, listed by day, deleted one by one.
+    let from = next_day_at(1);
+    js(&desk, "const local = (iso) => { const d = new Date(iso); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 16); };
+               document.getElementById('availability-start').value = local(arguments[0]);
+               document.getElementById('availability-end').value = local(arguments[1]);",
+       vec![json!(from), json!(next_day_at(2))]).await;
+    click(&desk, "#availability-form button[type='submit']").await;
+    desk.wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(
+            "//div[contains(@class,'toast') and contains(., 'Published 2 half-hour slots')]",
+        ))
+        .await
+        .unwrap();
+    until(
+        &desk,
+        "document.querySelectorAll('#my-slots .slot-row').length === 2",
+        "two slots listed",
+    )
+    .await;
+    assert_eq!(text_of(&desk, "#slots-zone").await, "Times in Asia/Tokyo.");
+    let first = text_of(&desk, "#my-slots .slot-row .when").await;
+    assert_eq!(first, "10:00 AM–10:30 AM", "01:00 UTC is 10:00 in Tokyo");
+    audit(&desk, "mentor-desktop-slots").await;
+    click(&desk, "#my-slots button[data-delete-slot]").await;
+    until(
+        &desk,
+        "document.querySelectorAll('#my-slots .slot-row').length === 1",
+        "one slot left",
+    )
+    .await;
+    let left = rest(
+        &base,
+        reqwest::Method::GET,
+        &format!("/api/availability/?mentor={}", grace["user"]["id"]),
+        grace["access"].as_str(),
+        json!(null),
+    )
+    .await;
+    assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
+    audit(&desk, "mentor-desktop").await;
+    for page in [phone, desk] {
+        page.close().await.unwrap();
+    }
+}
+
+/// An organizer on a desktop in Berlin (and a phone): queues made from the page,
+/// capacity and statistics live, downloads; and a mentor who staffs one queue.
+#[tokio::test]
+async fn an_organizer_runs_queues_and_sees_the_numbers_move() {
     let (chromium, driver) = programs();
     let dir = tempfile::tempdir().unwrap();
     let (_server, base) = start_server(&dir.path().join("data"));
@@ -380,13 +979,24 @@ async fn queues_topics_and_capacity_on_the_board() {
         json!({"skills": ["arduino"]}),
     )
     .await;
+    let ada = token(&base, "ada@example.org").await;
+    let bob = token(&base, "bob@example.org").await;
 
-    let (_driver, driver_url) = start_chromedriver(&driver);
-    let manager = browser(&driver_url, &chromium, &dir.path().join("manager-profile")).await;
-    let mentor = browser(&driver_url, &chromium, &dir.path().join("mentor-profile")).await;
-    let participant = browser(&driver_url, &chromium, &dir.path().join("participant-profile")).await;
-
-    // The director creates the lab with two topics.
+    let (_driver, driver_url) = start_chromedriver(&driver, "Europe/Berlin");
+    let manager = browser(
+        &driver_url,
+        &chromium,
+        &dir.path().join("manager"),
+        Screen::Desktop,
+    )
+    .await;
+    let mentor = browser(
+        &driver_url,
+        &chromium,
+        &dir.path().join("mentor"),
+        Screen::Desktop,
+    )
+    .await;
     log_in(&manager, &base, "ops@example.org").await;
     type_into(&manager, "new-queue-name", "Hardware lab").await;
     type_into(&manager, "new-queue-tags", "Arduino, FPGA").await;
@@ -418,84 +1028,107 @@ async fn queues_topics_and_capacity_on_the_board() {
         .for_element(Locator::Css("#conn.live"))
         .await
         .unwrap();
-
-    // Two participants: one in the lab with a topic, one at the help desk.
-    log_in(&participant, &base, "bob@example.org").await;
-    type_into(&participant, "ticket-title", "Printer jam").await;
-    type_into(&participant, "ticket-location", "Table 2").await;
-    click(&participant, "#ticket-submit").await;
-    participant
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#my-tickets .ticket"))
-        .await
-        .unwrap();
-    click(&participant, "#logout").await;
-    log_in(&participant, &base, "ada@example.org").await;
-    participant
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#ticket-queue option[value='2']"))
-        .await
-        .unwrap();
-    click(&participant, "#ticket-queue option[value='2']").await;
-    click(&participant, "#ticket-tags input[value='Arduino']").await;
-    type_into(&participant, "ticket-title", "LED will not blink").await;
-    type_into(&participant, "ticket-location", "Lab bench 3").await;
-    click(&participant, "#ticket-submit").await;
-    let mine = text_of(&participant, "#my-tickets .ticket").await;
-    assert!(
-        mine.contains("Hardware lab") && mine.contains("Arduino"),
-        "{mine}"
-    );
-
-    // The mentor's board: the lab's ticket, marked as a match; not the help desk's.
-    let card = text_of(&mentor, "#board .ticket.match").await;
+    open_ticket(&base, &bob, "Printer jam", json!({})).await;
+    let led = open_ticket(
+        &base,
+        &ada,
+        "LED will not blink",
+        json!({"queue": 2, "tags": ["Arduino"]}),
+    )
+    .await;
+    let card = text_of(&mentor, "#board-waiting .ticket.match").await;
     assert!(
         card.contains("LED will not blink") && card.contains("matches my skills"),
         "{card}"
     );
-    let board = text_of(&mentor, "#board").await;
     assert!(
-        !board.contains("Printer jam"),
-        "a queue the mentor does not staff: {board}"
+        !text_of(&mentor, "#board-panel").await.contains("Printer jam"),
+        "a queue the mentor does not staff"
     );
 
     // Away and back: the lab's count of available mentors follows, live.
     let available = "#queues .queue-row[data-queue='2'] .mentors-online";
-    let counted = text_of(&manager, available).await;
-    assert!(counted.starts_with('1'), "{counted}");
+    until(
+        &manager,
+        &format!("document.querySelector(\"{available}\").textContent === '1 mentor available'"),
+        "one mentor",
+    )
+    .await;
     click(&mentor, "#presence-toggle").await;
-    let started = std::time::Instant::now();
-    loop {
-        let now = text_of(&manager, available).await;
-        if now.starts_with('0') {
-            break;
-        }
-        assert!(
-            started.elapsed() < WAIT,
-            "the manager's page did not see the mentor step away: {now}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until(
+        &manager,
+        &format!("document.querySelector(\"{available}\").textContent === '0 mentors available'"),
+        "the mentor away",
+    )
+    .await;
     assert_eq!(text_of(&mentor, "#presence-status").await, "away");
     click(&mentor, "#presence-toggle").await;
 
-    // Claimed: the desk shows who is helping whom.
-    click(&mentor, "#board .ticket button.claim").await;
-    let started = std::time::Instant::now();
-    loop {
-        let helping = text_of(&mentor, "#helping").await;
-        if helping.contains("Grace") && helping.contains("LED will not blink") {
-            break;
-        }
-        assert!(started.elapsed() < WAIT, "who is helping whom: {helping}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    screenshot(&manager, "queues-manager").await;
-    screenshot(&mentor, "queues-mentor").await;
-    screenshot(&participant, "queues-participant").await;
-    for page in [manager, mentor, participant] {
+    // Claimed and closed: who helps whom on the desk, statistics without a refresh.
+    click(&mentor, "#board-waiting .ticket button.claim").await;
+    until(
+        &mentor,
+        "document.getElementById('helping').textContent.includes('LED will not blink')",
+        "who is helping whom",
+    )
+    .await;
+    until(
+        &manager,
+        "document.getElementById('stat-total').textContent === '2'",
+        "the total",
+    )
+    .await;
+    set_status(&base, &grace, &led["id"], "CLOSED").await;
+    until(
+        &manager,
+        "document.getElementById('stat-closed').textContent === '1'",
+        "closed counted live",
+    )
+    .await;
+    rest(
+        &base,
+        reqwest::Method::POST,
+        "/api/feedback/",
+        ada["access"].as_str(),
+        json!({"ticket": led["id"], "rating": 4}),
+    )
+    .await;
+    until(
+        &manager,
+        "document.getElementById('leaderboard').textContent.includes('4.00')",
+        "the leaderboard live",
+    )
+    .await;
+    audit(&manager, "organizer-desktop").await;
+    audit(&mentor, "mentor-desktop-desk").await;
+
+    // A download from the page (it fetches with the token).
+    click(&manager, "#exports button[data-export='tickets.csv']").await;
+    let toast = manager
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(
+            "//div[contains(@class,'toast') and contains(., 'Downloaded tickets.csv')]",
+        ))
+        .await
+        .expect("the download is reported")
+        .text()
+        .await
+        .unwrap();
+    let bytes: u64 = toast
+        .split('(')
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .map(|n| n.replace([',', '.'], ""))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no size in {toast:?}"));
+    assert!(bytes > 100, "a header and the tickets: {toast}");
+
+    let phone = browser(&driver_url, &chromium, &dir.path().join("phone"), Screen::Phone).await;
+    log_in(&phone, &base, "ops@example.org").await;
+    text_of(&phone, "#queues .queue-row[data-queue='2']").await;
+    audit(&phone, "organizer-phone").await;
+    for page in [manager, mentor, phone] {
         page.close().await.unwrap();
     }
 }

@@ -120,6 +120,7 @@ pub fn routes() -> Vec<RouteSpec> {
         spec(Method::GET, "/api/audit", get().to(export::audit)),
         spec(Method::GET, "/api/admin/backup", get().to(export::backup)),
         spec(Method::PUT, "/api/mentors/me", put().to(scheduling::put_profile)),
+        spec(Method::GET, "/api/mentors/me", get().to(scheduling::get_profile)),
         spec(Method::GET, "/api/mentors", get().to(scheduling::search_mentors)),
         spec(Method::POST, "/api/availability", post().to(scheduling::publish)),
         spec(
@@ -181,11 +182,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(ops::openapi))
             .default_service(other_methods(&[Method::GET])),
     );
-    cfg.service(
-        web::resource("/")
-            .route(web::get().to(crate::web::index))
-            .default_service(other_methods(&[Method::GET])),
-    );
+    // The board page's files, compressed by the client's `Accept-Encoding`.
+    for (path, serve) in crate::web::files() {
+        cfg.service(
+            web::resource(path)
+                .wrap(actix_web::middleware::Compress::default())
+                .route(web::get().to(move || {
+                    let response = serve();
+                    async move { response }
+                }))
+                .default_service(other_methods(&[Method::GET])),
+        );
+    }
     cfg.service(
         web::resource("/metrics")
             .route(web::get().to(ops::metrics))
@@ -271,7 +279,7 @@ pub fn json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
         calendar::get, calendar::rotate, calendar::feed_file,
         queue::post_announcement,
         queue::list_announcements, queue::give_feedback, queue::list_feedback, queue::leaderboard,
-        queue::get_feedback, queue::correct_feedback, export::export, export::audit, export::backup, scheduling::put_profile, scheduling::search_mentors, scheduling::publish,
+        queue::get_feedback, queue::correct_feedback, export::export, export::audit, export::backup, scheduling::put_profile, scheduling::get_profile, scheduling::search_mentors, scheduling::publish,
         scheduling::list_availability, scheduling::delete_availability, scheduling::request_session,
         scheduling::list_sessions, scheduling::change_session, scheduling::get_settings,
         scheduling::patch_settings,

@@ -142,6 +142,34 @@ pub async fn put_profile(
     Ok(HttpResponse::Ok().json(MentorJson::new(&profile, None)))
 }
 
+#[utoipa::path(get, path = "/api/mentors/me", tag = "scheduling",
+    responses((status = 200, body = MentorJson), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+/// The caller's own mentor profile (empty until they first save one), for the page's
+/// profile form: `PUT` replaces every field, so a client edits what it read here.
+pub async fn get_profile(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    if !crate::domain::schedule::may_mentor(caller.user.roles) {
+        return Err(ApiError::PermissionDenied(
+            "Only mentors have a mentor profile.".into(),
+        ));
+    }
+    let found = state
+        .sessions
+        .send(Settled(SearchMentors {
+            skills: Vec::new(),
+            mentors: vec![caller.id()],
+            open_chunks: 0,
+        }))
+        .await??;
+    let profile = match found.into_iter().next() {
+        Some((p, _)) => p,
+        None => MentorProfile::parse(caller.id(), &caller.user.name, None, None, None)
+            .expect("an empty profile is valid"),
+    };
+    Ok(HttpResponse::Ok().json(MentorJson::new(&profile, None)))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct MentorsQuery {
     /// Repeatable: mentors having all of these skills (case-insensitive).

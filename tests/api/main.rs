@@ -12,6 +12,7 @@ mod helpers;
 mod idempotency;
 mod lcs;
 mod old_data;
+mod page;
 mod queue;
 mod queues;
 mod realtime;
