@@ -82,12 +82,28 @@ async fn browser(driver_url: &str, chromium: &Path, profile: &Path, screen: Scre
     }
     let mut caps = serde_json::Map::new();
     caps.insert("goog:chromeOptions".into(), options);
-    ClientBuilder::rustls()
+    let client = ClientBuilder::rustls()
         .expect("a TLS-capable client builder")
         .capabilities(caps)
         .connect(driver_url)
         .await
-        .expect("a browser session")
+        .expect("a browser session");
+    if screen == Screen::Desktop {
+        // The window's own frame aside, the page gets 1366×800.
+        let frame = client
+            .execute(
+                "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let extra = |i: usize| frame[i].as_u64().unwrap_or(0) as u32;
+        client
+            .set_window_size(1366 + extra(0), 800 + extra(1))
+            .await
+            .unwrap();
+    }
+    client
 }
 
 async fn rest(base: &str, method: reqwest::Method, path: &str, token: Option<&str>, body: Value) -> Value {
