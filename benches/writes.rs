@@ -4,7 +4,9 @@
 //! `cargo bench --bench writes` (`MENTORQ_BENCH_SECONDS`, default 5 per run;
 //! `MENTORQ_BENCH_CONCURRENCY`, default `1,16,64`). With `MENTORQ_BENCH_NOTIFY=1` the
 //! server also has three webhook endpoints (two answering 200, one down) and e-mail on
-//! (Debian's aiosmtpd, started here): every claim e-mails the ticket's owner.
+//! (Debian's aiosmtpd, started here): every claim e-mails the ticket's owner. With
+//! `MENTORQ_BENCH_OPEN=N` each run starts with N OPEN tickets already waiting (opened
+//! untimed), so the cost of a write can be compared across queue lengths.
 
 mod common;
 
@@ -64,6 +66,7 @@ fn free_port() -> u16 {
 
 async fn run() {
     let seconds: u64 = env_number("MENTORQ_BENCH_SECONDS", 5);
+    let waiting: usize = env_number("MENTORQ_BENCH_OPEN", 0);
     let notify = env_number::<u8>("MENTORQ_BENCH_NOTIFY", 0) == 1;
     let mut extra: Vec<(String, String)> = Vec::new();
     let mut _smtp: Option<(KillOnDrop, tempfile::TempDir)> = None;
@@ -99,7 +102,7 @@ async fn run() {
     }
     let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     println!(
-        "writes: {} | {seconds} s per run, runs per level: {} | notifications: {}",
+        "writes: {} | {seconds} s per run, runs per level: {} | {waiting} OPEN tickets waiting | notifications: {}",
         machine(),
         runs(),
         if notify {
@@ -118,6 +121,16 @@ async fn run() {
         for run in 1..=runs() {
             let fresh = fresh_server(&extra).await;
             let (server, client, director) = (&fresh.server, &fresh.client, &fresh.director);
+            let filling = Instant::now();
+            fill(client, &server.base, director, waiting).await;
+            if waiting > 0 {
+                let queue = get(client, format!("{}/api/queue/", server.base), director).await;
+                assert_eq!(queue["open_count"], waiting, "{queue}");
+                eprintln!(
+                    "opened {waiting} tickets in {:.1} s",
+                    filling.elapsed().as_secs_f64()
+                );
+            }
             let deadline = Instant::now() + Duration::from_secs(seconds);
             let smtp_pid = _smtp.as_ref().map(|(child, _)| child.0.id());
             let cpu_before = (
@@ -191,6 +204,32 @@ async fn run() {
             median(&mut p99s),
             runs()
         );
+    }
+}
+
+/// Opens `count` tickets, 64 at a time, and leaves them OPEN.
+async fn fill(client: &reqwest::Client, base: &str, token: &str, count: usize) {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers: Vec<_> = (0..64)
+        .map(|_| {
+            let (client, base, token, next) =
+                (client.clone(), base.to_string(), token.to_string(), next.clone());
+            tokio::spawn(async move {
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
+                    let ticket = post(
+                        &client,
+                        format!("{base}/api/tickets/"),
+                        Some(&token),
+                        json!({"title": "waiting", "location": "bench"}),
+                    )
+                    .await;
+                    assert_eq!(ticket["status"], "OPEN", "{ticket}");
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
     }
 }
 

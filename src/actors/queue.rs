@@ -431,27 +431,14 @@ impl Handler<ListTickets> for QueueActor {
                         .iter()
                         .any(|tag| msg.tags.iter().any(|w| w.trim().eq_ignore_ascii_case(tag))))
         };
-        // Positions are computed once for all OPEN tickets, not once per ticket.
+        // Each listed ticket's place is found in O(log n) (`domain::rank`), so a list
+        // costs what it lists, not the length of every line.
         let available = self.available();
-        let places: HashMap<TicketId, (usize, Option<f64>)> = self
-            .board
-            .open_places(&available)
-            .into_iter()
-            .map(|p| (p.ticket, (p.position, p.wait)))
-            .collect();
         let views = self
             .board
             .tickets()
             .filter(wanted)
-            .map(|t| {
-                let (position, wait) = places.get(&t.id).copied().unzip();
-                TicketView {
-                    ticket: t.clone(),
-                    position,
-                    estimated_wait_seconds: wait.flatten(),
-                    matching_mentors: available.matching(t.queue, &t.tags),
-                }
-            })
+            .map(|t| self.board.view(t, &available))
             .collect();
         MessageResult(views)
     }

@@ -6,6 +6,7 @@
 
 use super::capacity::Available;
 use super::queue::{estimate_wait, Queue, SERVICE_SAMPLE};
+use super::rank::Line;
 use super::ticket::{Status, Ticket};
 use super::user::Roles;
 use super::{QueueId, TicketId, UserId};
@@ -45,8 +46,9 @@ impl TicketView {
 /// One queue's share of the board.
 #[derive(Clone, Debug, Default)]
 struct Lane {
-    /// OPEN tickets in queue order (ids are handed out in creation order).
-    open: BTreeSet<TicketId>,
+    /// OPEN tickets in queue order (ids are handed out in creation order), each
+    /// ticket's place found in O(log n).
+    open: Line,
     claimed: usize,
     /// Claim→close times of the most recently closed tickets, newest last.
     service: VecDeque<f64>,
@@ -54,6 +56,10 @@ struct Lane {
 
 impl Lane {
     fn service_seconds(&self) -> f64 {
+        let (a, b) = self.service.as_slices();
+        if b.is_empty() {
+            return super::queue::mean_or_default(a);
+        }
         let samples: Vec<f64> = self.service.iter().copied().collect();
         super::queue::mean_or_default(&samples)
     }
@@ -128,7 +134,10 @@ impl Board {
         if ticket.status == Status::Open {
             lane.open.insert(ticket.id);
         } else {
-            lane.open.remove(&ticket.id);
+            lane.open.remove(ticket.id);
+            if ticket.status == Status::Claimed {
+                lane.open.reserve(ticket.id);
+            }
         }
         if ticket.status == Status::Claimed {
             self.claimed.insert(ticket.id);
@@ -208,8 +217,7 @@ impl Board {
 
     /// 1-based place of an OPEN ticket in its queue.
     pub fn position(&self, id: TicketId) -> Option<usize> {
-        let lane = self.lane(self.tickets.get(&id)?.queue);
-        lane.open.contains(&id).then(|| lane.open.range(..id).count() + 1)
+        self.lane(self.tickets.get(&id)?.queue).open.position(id)
     }
 
     /// The wait of the ticket at `position` in `queue`, with `available` mentors.
@@ -230,9 +238,9 @@ impl Board {
             let service = lane.service_seconds();
             let mentors = available.in_queue(*queue);
             for (i, id) in lane.open.iter().enumerate() {
-                if let Some(t) = self.tickets.get(id) {
+                if let Some(t) = self.tickets.get(&id) {
                     places.push(Place {
-                        ticket: *id,
+                        ticket: id,
                         owner: t.owner,
                         queue: *queue,
                         position: i + 1,
@@ -242,6 +250,44 @@ impl Board {
             }
         }
         places
+    }
+
+    /// The queues that have ever had a ticket.
+    pub fn queues(&self) -> impl Iterator<Item = QueueId> + '_ {
+        self.lanes.keys().copied()
+    }
+
+    /// What every OPEN ticket's wait in `queue` depends on besides its place: the
+    /// CLAIMED count, the available mentors and the service time (all alike while no
+    /// mentor is available, as then no wait is estimated).
+    pub fn wait_inputs(&self, queue: QueueId, available: &Available) -> (usize, usize, u64) {
+        let mentors = available.in_queue(queue);
+        if mentors == 0 {
+            return (0, 0, 0);
+        }
+        let lane = self.lane(queue);
+        (lane.claimed, mentors, lane.service_seconds().to_bits())
+    }
+
+    /// Places and waits of the OPEN tickets of `queue` from `from` on, in queue order.
+    pub fn open_places_from<'a>(
+        &'a self,
+        queue: QueueId,
+        from: TicketId,
+        available: &Available,
+    ) -> impl Iterator<Item = Place> + 'a {
+        let lane = self.lane(queue);
+        let (service, mentors) = (lane.service_seconds(), available.in_queue(queue));
+        lane.open.places_from(from).filter_map(move |(position, id)| {
+            let t = self.tickets.get(&id)?;
+            Some(Place {
+                ticket: id,
+                owner: t.owner,
+                queue,
+                position,
+                wait: estimate_wait(position, lane.claimed, mentors, service),
+            })
+        })
     }
 
     /// The view `ticket` will have once [`Board::put`] stores it, without storing it:
@@ -257,7 +303,7 @@ impl Board {
             };
         }
         let lane = self.lane(ticket.queue);
-        let position = lane.open.range(..ticket.id).count() + 1;
+        let position = lane.open.before(ticket.id) + 1;
         let was_claimed = self
             .tickets
             .get(&ticket.id)

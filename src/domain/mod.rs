@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod projection;
 pub mod queue;
+pub mod rank;
 pub mod schedule;
 pub mod ticket;
 pub mod user;

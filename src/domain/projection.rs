@@ -11,10 +11,10 @@ use super::capacity::Available;
 use super::event::{Event, EventBody, Subscription};
 use super::queue::{Announcement, Queue, FIRST_QUEUE};
 use super::schedule::Session;
-use super::ticket::Ticket;
+use super::ticket::{Status, Ticket};
 use super::user::Roles;
 use super::{QueueId, SessionId, TicketId, Timestamp, UserId};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// How many closed or cancelled tickets a snapshot carries.
 pub const SNAPSHOT_ENDED: usize = 50;
@@ -61,6 +61,13 @@ pub struct Projection {
     /// The place and wait last announced for each OPEN ticket, so owners are told only
     /// of changes.
     announced: HashMap<TicketId, Place>,
+    /// What the waits of each queue were last announced from ([`Board::wait_inputs`]).
+    announced_inputs: HashMap<QueueId, (usize, usize, u64)>,
+    /// Per queue, the oldest ticket that joined or left the line since the last
+    /// announcement: places before it cannot have changed.
+    moved_from: HashMap<QueueId, TicketId>,
+    /// Tickets that left a line since the last announcement.
+    left: Vec<TicketId>,
 }
 
 impl Projection {
@@ -74,6 +81,9 @@ impl Projection {
             sessions: seed.sessions.into_iter().map(|s| (s.id, s)).collect(),
             last_seq: seed.last_seq,
             announced: HashMap::new(),
+            announced_inputs: HashMap::new(),
+            moved_from: HashMap::new(),
+            left: Vec::new(),
         };
         // Nobody has been told anything yet; what they are told on connecting comes
         // from `positions_of`, so start from the current values.
@@ -89,7 +99,19 @@ impl Projection {
     /// Applies one committed event (events arrive in `seq` order).
     pub fn apply(&mut self, event: &Event) {
         match &event.body {
-            EventBody::TicketCreated(v) | EventBody::TicketUpdated(v) => self.board.put(v.ticket.clone()),
+            EventBody::TicketCreated(v) | EventBody::TicketUpdated(v) => {
+                let t = &v.ticket;
+                let was_open = self.board.get(t.id).is_some_and(|old| old.status == Status::Open);
+                let is_open = t.status == Status::Open;
+                if was_open != is_open {
+                    let from = self.moved_from.entry(t.queue).or_insert(t.id);
+                    *from = (*from).min(t.id);
+                    if was_open {
+                        self.left.push(t.id);
+                    }
+                }
+                self.board.put(t.clone());
+            }
             EventBody::QueueCreated(q) | EventBody::QueueUpdated(q) => {
                 self.queues.insert(q.id, q.clone());
             }
@@ -187,18 +209,31 @@ impl Projection {
     }
 
     /// The OPEN tickets whose place or wait differs from what was last announced, now
-    /// recorded as announced.
+    /// recorded as announced. Only what can have changed is looked at: a queue's whole
+    /// line when what its waits depend on changed, else its line from the oldest ticket
+    /// that joined or left it — so an event that moves nobody (a ticket opened at the
+    /// end, or claimed from it) costs O(log n), not a recount of the line.
     pub fn changed_positions(&mut self, available: &Available) -> Vec<PositionChange> {
-        let now_open = self.board.open_places(available);
-        let mut still_open = HashSet::with_capacity(now_open.len());
+        for id in self.left.drain(..) {
+            self.announced.remove(&id);
+        }
+        let queues: Vec<QueueId> = self.board.queues().collect();
         let mut changes = Vec::new();
-        for place in now_open {
-            still_open.insert(place.ticket);
-            if self.announced.insert(place.ticket, place) != Some(place) {
-                changes.push(place);
+        for queue in queues {
+            let inputs = self.board.wait_inputs(queue, available);
+            let from = if self.announced_inputs.insert(queue, inputs) != Some(inputs) {
+                Some(TicketId(0))
+            } else {
+                self.moved_from.get(&queue).copied()
+            };
+            let Some(from) = from else { continue };
+            for place in self.board.open_places_from(queue, from, available) {
+                if self.announced.insert(place.ticket, place) != Some(place) {
+                    changes.push(place);
+                }
             }
         }
-        self.announced.retain(|id, _| still_open.contains(id));
+        self.moved_from.clear();
         changes
     }
 

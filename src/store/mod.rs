@@ -601,7 +601,20 @@ mod tests {
             (store.id(), store.epoch())
         };
         assert_ne!(id, epoch);
-        let reopened = Store::open(dir.path()).unwrap();
+        // sled's background threads may hold the folder's lock for a moment after the
+        // last handle is dropped.
+        let mut tries = 0;
+        let reopened = loop {
+            match Store::open(dir.path()) {
+                Ok(store) => break store,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    eprintln!("reopening: {e}");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("the store did not reopen: {e}"),
+            }
+        };
         assert_eq!((reopened.id(), reopened.epoch()), (id, epoch));
         let other = tempfile::tempdir().unwrap();
         assert_ne!(Store::open(other.path()).unwrap().id(), id);

@@ -501,3 +501,108 @@ async fn a_burst_of_pings_from_a_reading_client_never_closes_it_as_lagging() {
     .await;
     assert_eq!(ws.next_event("announcement").await["data"]["text"], "still here");
 }
+
+/// 500 clients dropped at once while tickets keep being opened: each reconnects with
+/// `since` and `epoch` after a random delay of up to 200 ms, is resumed (not sent a
+/// snapshot), and has then seen every event exactly once, in order.
+#[actix_web::test]
+async fn five_hundred_clients_dropped_at_once_all_resume_without_a_gap_or_a_repeat() {
+    const CLIENTS: usize = 500;
+    let app = std::sync::Arc::new(
+        spawn_app_with(|c| {
+            c.queue.max_active_tickets = 1_000;
+            c.queue.writes_per_minute = 1_000_000;
+        })
+        .await,
+    );
+    let director = app.director().await;
+    let writer = app.hacker("Writer").await;
+
+    // Everyone connected; staff see every ticket event, so their seqs run unbroken.
+    let mut clients = Vec::with_capacity(CLIENTS);
+    for _ in 0..CLIENTS {
+        let mut ws = app.ws(&director, None).await;
+        let snapshot = ws.next_of("snapshot").await;
+        let seq = snapshot["seq"].as_u64().unwrap();
+        let epoch = snapshot["epoch"].as_str().unwrap().to_string();
+        clients.push((ws, seq, epoch));
+    }
+
+    // A writer opens tickets the whole time: before, during and after the drop.
+    let writing = {
+        let (app, writer) = (app.clone(), writer.clone());
+        tokio::spawn(async move {
+            for i in 0..150 {
+                app.open_ticket(&writer, &format!("storm {i}"), json!({})).await;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    // Each client reads what has come so far, then all connections are dropped at once
+    // (no close handshake, as when Wi-Fi goes).
+    let mut states = Vec::with_capacity(CLIENTS);
+    for (mut ws, start, epoch) in clients {
+        let seen: Vec<u64> = ws
+            .drain(std::time::Duration::from_millis(1))
+            .await
+            .into_iter()
+            .filter(|m| m["type"] == "event")
+            .map(|m| m["seq"].as_u64().unwrap())
+            .collect();
+        states.push((ws, start, epoch, seen));
+    }
+    let mut resumed = Vec::with_capacity(CLIENTS);
+    for (ws, start, epoch, seen) in states {
+        drop(ws);
+        resumed.push((start, epoch, seen));
+    }
+
+    let reconnects: Vec<_> = resumed
+        .into_iter()
+        .enumerate()
+        .map(|(i, (start, epoch, seen))| {
+            let (app, token) = (app.clone(), director.access.clone());
+            tokio::spawn(async move {
+                // A spread of delays, 0–200 ms.
+                tokio::time::sleep(std::time::Duration::from_millis((i as u64 * 37) % 200)).await;
+                let since = seen.last().copied().unwrap_or(start);
+                let url = app.ws_url(&token, Some(since)) + &format!("&epoch={epoch}");
+                let mut ws = app.ws_at(&url, None).await;
+                let first = ws.next().await;
+                assert_eq!(first["type"], "resume", "client {i}: {first}");
+                let missed = first["to"].as_u64().unwrap() > since;
+                (start, seen, ws, missed)
+            })
+        })
+        .collect();
+    let mut back = Vec::with_capacity(CLIENTS);
+    for r in reconnects {
+        back.push(r.await.unwrap());
+    }
+    assert!(
+        !writing.is_finished(),
+        "the writer was still writing when the clients came back"
+    );
+    let missed = back.iter().filter(|b| b.3).count();
+    assert!(
+        missed > 0,
+        "some clients missed events while away and had them replayed"
+    );
+    writing.await.unwrap();
+
+    // The newest event, as a fresh client is told it.
+    let mut probe = app.ws(&director, None).await;
+    let last = probe.next_of("snapshot").await["seq"].as_u64().unwrap();
+    for (i, (start, mut seen, mut ws, _)) in back.into_iter().enumerate() {
+        while seen.last().copied().unwrap_or(start) < last {
+            let message = ws.next().await;
+            if message["type"] == "event" {
+                seen.push(message["seq"].as_u64().unwrap());
+            }
+        }
+        let expected: Vec<u64> = (start + 1..=last).collect();
+        assert_eq!(seen, expected, "client {i}: every event once, in order");
+    }
+}
