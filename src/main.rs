@@ -118,6 +118,15 @@ fn init_logging() {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    match raise_open_file_limit() {
+        Ok(files) => tracing::info!(
+            open_files = files,
+            connections = files.saturating_sub(FILES_KEPT_BACK),
+            "open-file limit at its hard limit: room for about {} connections",
+            files.saturating_sub(FILES_KEPT_BACK)
+        ),
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
+    }
     let host = config.http.host.clone();
     let app = mentorq::Application::build(config).await?;
     stop_on_signals(app.handle())?;
@@ -231,6 +240,33 @@ fn export(
     }
     sink.flush()?;
     Ok(())
+}
+
+/// Descriptors the server holds besides client sockets (the store's files, listeners,
+/// the runtime's), kept back from the connection count it reports.
+const FILES_KEPT_BACK: u64 = 64;
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (distributions start processes at
+/// a soft 1,024, which caps the WebSocket clients one server can hold); the new soft
+/// limit.
+fn raise_open_file_limit() -> std::io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(limit.rlim_cur)
 }
 
 /// Makes glibc serve every allocation of 1 MiB or more with its own mapping, given

@@ -904,3 +904,36 @@ async fn webhook_deliveries_pending_at_a_sigkill_are_delivered_after_the_restart
         "sent in seq order: {arrival:?}"
     );
 }
+
+/// Started with a soft open-file limit of 256 (and a hard one of 4,096), the server
+/// raises its soft limit to the hard one and says how many connections that holds.
+#[tokio::test]
+async fn the_server_raises_its_open_file_limit_and_says_how_many_connections_it_holds() {
+    let data = tempfile::tempdir().unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new("prlimit")
+        .args(["--nofile=256:4096", env!("CARGO_BIN_EXE_mentorq")])
+        .args(["serve", "--config", "/nonexistent/config.toml"])
+        .env("MENTORQ__HTTP__PORT", "0")
+        .env("MENTORQ__STORE__PATH", data.path())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .expect("prlimit (util-linux) runs the binary");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.starts_with("listening on "), "{line}");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let files = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let numbers: Vec<&str> = files.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(numbers, ["4096", "4096"], "{files}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let logged = std::fs::read_to_string(log.path()).unwrap();
+    assert!(logged.contains("room for about 4032 connections"), "{logged}");
+}
