@@ -63,8 +63,8 @@ async fn measure() {
         machine()
     );
     println!(
-        "{:>6} {:>3} {:>9} {:>9} {:>9} {:>14}",
-        "N", "run", "p50 ms", "p99 ms", "max ms", "last p50 ms"
+        "{:>6} {:>3} {:>9} {:>9} {:>9} {:>14} {:>13}",
+        "N", "run", "p50 ms", "p99 ms", "max ms", "last p50 ms", "cpu us/deliv"
     );
     for n in sizes {
         let mut p99s = Vec::new();
@@ -107,6 +107,9 @@ async fn measure() {
                 }));
             }
             let mut stdin = child.stdin.take().unwrap();
+            // The writer's CPU (user + system, which on loopback includes the receiving
+            // side's TCP work) while the messages flow, per delivery.
+            let cpu_before = cpu_seconds(child.id());
             for event in 0..EVENTS {
                 sent_at[event].store(start.elapsed().as_nanos() as u64, Ordering::Release);
                 writeln!(stdin, "{event}").unwrap();
@@ -116,6 +119,7 @@ async fn measure() {
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
+            let cpu = (cpu_seconds(child.id()) - cpu_before) * 1e6 / (n * EVENTS) as f64;
             drop(stdin);
             let mut all = Vec::new();
             let mut last = vec![0u64; EVENTS];
@@ -131,7 +135,7 @@ async fn measure() {
             last.sort_by(f64::total_cmp);
             let p99 = pct(&all, 99.0);
             println!(
-                "{n:>6} {run:>3} {:>9.2} {p99:>9.2} {:>9.2} {:>14.2}",
+                "{n:>6} {run:>3} {:>9.2} {p99:>9.2} {:>9.2} {:>14.2} {cpu:>13.2}",
                 pct(&all, 50.0),
                 pct(&all, 100.0),
                 pct(&last, 50.0)

@@ -36,6 +36,11 @@ pub struct Outcome {
     /// Server RSS samples (KiB) taken while events flowed.
     pub rss: Vec<u64>,
     pub connect_seconds: f64,
+    /// The server's CPU time (user + system) from the first event's request to the
+    /// last delivery, in seconds.
+    pub server_cpu_seconds: f64,
+    /// Deliveries received.
+    pub deliveries: u64,
 }
 
 /// The index of a `bench-N` ticket title in a ticket event, without parsing JSON.
@@ -152,6 +157,7 @@ pub async fn run(server: &Server, token: &str, plan: &Plan) -> Outcome {
     };
     let mut rss = vec![rss_kib(server.pid)];
     let mut last_sample = Instant::now();
+    let cpu_before = cpu_seconds(server.pid);
     for i in 0..plan.events {
         sent_at[i].store(start.elapsed().as_nanos() as u64, Ordering::Release);
         let title = if edited.is_some() {
@@ -190,6 +196,7 @@ pub async fn run(server: &Server, token: &str, plan: &Plan) -> Outcome {
         }
         tokio::time::sleep(plan.pause).await;
     }
+    let server_cpu_seconds = cpu_seconds(server.pid) - cpu_before;
     rss.push(rss_kib(server.pid));
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop_tx.send(true).unwrap();
@@ -218,5 +225,7 @@ pub async fn run(server: &Server, token: &str, plan: &Plan) -> Outcome {
         duplicated,
         rss,
         connect_seconds,
+        server_cpu_seconds,
+        deliveries: received,
     }
 }

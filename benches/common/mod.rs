@@ -23,6 +23,13 @@ pub struct Server {
     pub pid: u32,
 }
 
+impl Server {
+    /// Waits for the server to exit (after a signal).
+    pub fn wait(&mut self) {
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -116,13 +123,23 @@ pub fn server_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
 
 /// Raises the open-file limit (ten thousand sockets on each side); the server, started
 /// after this, inherits it.
+/// Raises this process's open-file limit (which the servers it starts inherit): to
+/// 100,000 where allowed (root), else the soft limit to the hard one.
 pub fn raise_fd_limit() {
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
     unsafe {
+        let wanted = libc::rlimit {
+            rlim_cur: 100_000,
+            rlim_max: 100_000,
+        };
         let mut limit = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
         };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            if limit.rlim_max < wanted.rlim_max && libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+                return;
+            }
             limit.rlim_cur = limit.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
@@ -226,42 +243,55 @@ pub async fn ws_connect(
 }
 
 /// [`ws_connect`] with `extra` appended to the URL's query (e.g. `&queues=3`).
+/// Loopback addresses the bench clients connect from.
+pub const SOURCE_ADDRESSES: u32 = 8;
+
 pub async fn ws_connect_with(
     base: &str,
     token: &str,
     recv_buffer: Option<u32>,
     extra: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
-    let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
     for attempt in 0.. {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        if let Some(size) = recv_buffer {
-            socket.set_recv_buffer_size(size).unwrap();
-        }
-        match socket.connect(addr).await {
-            // tungstenite zeroes its whole free read buffer before every read: at the default
-            // 128 KiB that was a third of the bench client's CPU, at 8 KiB still 13 % of its
-            // user time. The frames measured here are under 1 KiB.
-            Ok(tcp) => match tokio_tungstenite::client_async_with_config(
-                format!("{}{extra}", ws_url(base, token)),
-                tcp,
-                Some(
-                    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-                        .read_buffer_size(2 * 1024),
-                ),
-            )
-            .await
-            {
-                Ok((ws, _)) => return ws,
-                Err(e) if attempt < 20 => eprintln!("retrying a websocket upgrade: {e}"),
-                Err(e) => panic!("websocket upgrade: {e}"),
-            },
-            Err(e) if attempt < 20 => eprintln!("retrying a connect: {e}"),
-            Err(e) => panic!("connect: {e}"),
+        match try_ws_connect(base, token, recv_buffer, extra).await {
+            Ok(ws) => return ws,
+            Err(e) if attempt < 20 => eprintln!("retrying a websocket connection: {e}"),
+            Err(e) => panic!("websocket connection: {e}"),
         }
         tokio::time::sleep(Duration::from_millis(50 * (attempt + 1))).await;
     }
     unreachable!()
+}
+
+/// One attempt at a WebSocket connection (`extra` is appended to the query).
+pub async fn try_ws_connect(
+    base: &str,
+    token: &str,
+    recv_buffer: Option<u32>,
+    extra: &str,
+) -> Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>, String> {
+    let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size).map_err(|e| e.to_string())?;
+    }
+    if addr.ip().is_loopback() {
+        // Spread over 127.0.0.2–127.0.0.9: each source address has its own range of
+        // ephemeral ports, so tens of thousands of clients do not run out of them.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let source = std::net::Ipv4Addr::new(127, 0, 0, 2 + (n % SOURCE_ADDRESSES) as u8);
+        socket.bind((source, 0).into()).map_err(|e| e.to_string())?;
+    }
+    let tcp = socket.connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+    // tungstenite zeroes its whole free read buffer before every read: at the default
+    // 128 KiB that was a third of the bench client's CPU, at 8 KiB still 13 % of its
+    // user time. The frames measured here are under 1 KiB.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(2 * 1024);
+    tokio_tungstenite::client_async_with_config(format!("{}{extra}", ws_url(base, token)), tcp, Some(config))
+        .await
+        .map(|(ws, _)| ws)
+        .map_err(|e| format!("upgrade: {e}"))
 }
 
 /// p-th percentile (nearest rank) of sorted values.

@@ -125,7 +125,11 @@ pub fn start(
             header::SEC_WEBSOCKET_ACCEPT,
             HeaderValue::from_bytes(&key).expect("base64 is a valid header value"),
         ))
-        .streaming(Outgoing { outbox, client })
+        .streaming(Outgoing {
+            outbox,
+            client,
+            run: 0,
+        })
 }
 
 pub struct ClientActor {
@@ -498,13 +502,37 @@ fn close_with(code: CloseCode, description: &str) -> Option<Frame> {
 struct Outgoing {
     outbox: Outbox,
     client: Addr<ClientActor>,
+    /// Bytes handed to the dispatcher since it last found nothing to write.
+    run: usize,
 }
+
+/// After this many bytes in a row the body lets the dispatcher write them out before
+/// giving it more. actix-http copies everything a body has ready into its write buffer
+/// before writing, and the buffer keeps its largest size for the connection's life: a
+/// replay of a few dozen events would otherwise leave every reconnected client holding
+/// tens of KiB more than a connection that never dropped.
+const BURST: usize = 8 * 1024;
 
 impl futures_util::Stream for Outgoing {
     type Item = Result<Bytes, Infallible>;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        self.outbox.poll_next(cx).map(|next| next.map(Ok))
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        if self.run >= BURST {
+            self.run = 0;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        match self.outbox.poll_next(cx) {
+            Poll::Ready(Some(frame)) => {
+                self.run += frame.len();
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                self.run = 0;
+                Poll::Pending
+            }
+        }
     }
 }
 
