@@ -40,14 +40,6 @@ struct Progress {
     resumed: AtomicUsize,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// One client: connects, reads every event checking `seq` runs on by one, and after
 /// each loss (or when told to drop) waits 0–2 s and reconnects with `since` + `epoch`.
 async fn client(
@@ -61,7 +53,9 @@ async fn client(
 ) -> Report {
     let mut report = Report::default();
     let mut last: Option<(u64, String)> = None;
-    let mut rng = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut rng = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut next_delay = || {
         rng ^= rng << 13;
         rng ^= rng >> 7;
@@ -159,7 +153,16 @@ async fn run() {
     );
     println!(
         "{:>8} {:>3} {:>12} {:>12} {:>12} {:>9} {:>7} {:>8} {:>13} {:>13}",
-        "storm", "run", "resume p50", "resume p99", "resume max", "snapshot", "missing", "repeated", "RSS before", "RSS after"
+        "storm",
+        "run",
+        "resume p50",
+        "resume p99",
+        "resume max",
+        "snapshot",
+        "missing",
+        "repeated",
+        "RSS before",
+        "RSS after"
     );
     for storm in storms.split(',') {
         let mut p99s = Vec::new();
@@ -198,7 +201,8 @@ async fn run() {
             // server is down are skipped).
             let written = Arc::new(AtomicU64::new(0));
             let writer = {
-                let (base, token, written, mut stop) = (base.clone(), token.clone(), written.clone(), stop_rx.clone());
+                let (base, token, written, mut stop) =
+                    (base.clone(), token.clone(), written.clone(), stop_rx.clone());
                 tokio::spawn(async move {
                     let http = reqwest::Client::new();
                     let mut tick = tokio::time::interval(Duration::from_millis(50));
@@ -250,7 +254,9 @@ async fn run() {
             // server gives freed memory back every 10 s).
             tokio::time::sleep(Duration::from_secs(12)).await;
             let rss_after = rss_kib(server.pid);
-            let fds = std::fs::read_dir(format!("/proc/{}/fd", server.pid)).map(|d| d.count()).unwrap_or(0);
+            let fds = std::fs::read_dir(format!("/proc/{}/fd", server.pid))
+                .map(|d| d.count())
+                .unwrap_or(0);
             eprintln!("server holds {fds} open files after the storm");
             stop_tx.send(true).unwrap();
             writer.await.unwrap();
@@ -278,6 +284,10 @@ async fn run() {
             );
             p99s.push(p99);
         }
-        println!("{storm:>8} med resume p99 {:.0} ms (median of {} runs)", median(&mut p99s), runs());
+        println!(
+            "{storm:>8} med resume p99 {:.0} ms (median of {} runs)",
+            median(&mut p99s),
+            runs()
+        );
     }
 }

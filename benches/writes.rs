@@ -56,14 +56,6 @@ async fn ok_endpoint() -> u16 {
     port
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn run() {
     let seconds: u64 = env_number("MENTORQ_BENCH_SECONDS", 5);
     let waiting: usize = env_number("MENTORQ_BENCH_OPEN", 0);

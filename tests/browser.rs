@@ -254,6 +254,31 @@ async fn text_of(page: &Client, css: &str) -> String {
     }
 }
 
+/// Saves `who`'s mentor profile over REST.
+async fn save_profile(base: &str, who: &Value, profile: Value) {
+    rest(
+        base,
+        reqwest::Method::PUT,
+        "/api/mentors/me/",
+        who["access"].as_str(),
+        profile,
+    )
+    .await;
+}
+
+/// Waits for a notice on the page that contains `text`; its whole text.
+async fn toast_saying(page: &Client, text: &str) -> String {
+    let xpath = format!("//div[contains(@class,'toast') and contains(., '{text}')]");
+    page.wait()
+        .at_most(WAIT)
+        .for_element(Locator::XPath(&xpath))
+        .await
+        .unwrap_or_else(|e| panic!("no notice saying {text:?}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The result of `script` (a function body; `arguments` are `args`) in the page.
 async fn js(page: &Client, script: &str, args: Vec<Value>) -> Value {
     page.execute(script, args).await.expect(script)
@@ -368,11 +393,9 @@ async fn a_participant_sees_their_place_first_and_nothing_they_type_is_lost() {
     .await;
     let grace = make_mentor(&base, &ops, "grace@example.org").await;
     let bob = token(&base, "bob@example.org").await;
-    rest(
+    save_profile(
         &base,
-        reqwest::Method::PUT,
-        "/api/mentors/me/",
-        grace["access"].as_str(),
+        &grace,
         json!({"skills": ["rust"], "about_me": "Compilers"}),
     )
     .await;
@@ -573,14 +596,7 @@ async fn a_participant_sees_their_place_first_and_nothing_they_type_is_lost() {
         "kept across live updates"
     );
     click(&phone, "#my-history form.rate button[type='submit']").await;
-    phone
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::XPath(
-            "//div[contains(@class,'toast') and contains(., 'Thanks for the feedback')]",
-        ))
-        .await
-        .unwrap();
+    toast_saying(&phone, "Thanks for the feedback").await;
     let feedback = rest(
         &base,
         reqwest::Method::GET,
@@ -662,14 +678,7 @@ async fn a_participant_sees_their_place_first_and_nothing_they_type_is_lost() {
 
     // Settings: e-mail off, the calendar link, the page's own notices.
     click(&phone, "#settings input[data-setting='email']").await;
-    phone
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::XPath(
-            "//div[contains(@class,'toast') and contains(., 'Notification settings saved')]",
-        ))
-        .await
-        .unwrap();
+    toast_saying(&phone, "Notification settings saved").await;
     let settings = rest(
         &base,
         reqwest::Method::GET,
@@ -757,11 +766,9 @@ async fn a_mentor_works_from_the_board_and_updates_never_reset_the_page() {
     let ada = token(&base, "ada@example.org").await;
     let bob = token(&base, "bob@example.org").await;
     let eve = token(&base, "eve@example.org").await;
-    rest(
+    save_profile(
         &base,
-        reqwest::Method::PUT,
-        "/api/mentors/me/",
-        grace["access"].as_str(),
+        &grace,
         json!({"skills": ["rust"], "about_me": "Compilers and coffee"}),
     )
     .await;
@@ -843,13 +850,7 @@ async fn a_mentor_works_from_the_board_and_updates_never_reset_the_page() {
     .await;
     type_into(&desk, "profile-skills", "rust, css").await;
     click(&desk, "#profile-save").await;
-    desk.wait()
-        .at_most(WAIT)
-        .for_element(Locator::XPath(
-            "//div[contains(@class,'toast') and contains(., 'Profile saved')]",
-        ))
-        .await
-        .unwrap();
+    toast_saying(&desk, "Profile saved").await;
     let me = rest(
         &base,
         reqwest::Method::GET,
@@ -931,13 +932,7 @@ async fn a_mentor_works_from_the_board_and_updates_never_reset_the_page() {
                document.getElementById('availability-end').value = local(arguments[1]);",
        vec![json!(from), json!(next_day_at(2))]).await;
     click(&desk, "#availability-form button[type='submit']").await;
-    desk.wait()
-        .at_most(WAIT)
-        .for_element(Locator::XPath(
-            "//div[contains(@class,'toast') and contains(., 'Published 2 half-hour slots')]",
-        ))
-        .await
-        .unwrap();
+    toast_saying(&desk, "Published 2 half-hour slots").await;
     until(
         &desk,
         "document.querySelectorAll('#my-slots .slot-row').length === 2",
@@ -987,14 +982,7 @@ async fn an_organizer_runs_queues_and_sees_the_numbers_move() {
     )
     .await;
     let grace = make_mentor(&base, &ops, "grace@example.org").await;
-    rest(
-        &base,
-        reqwest::Method::PUT,
-        "/api/mentors/me/",
-        grace["access"].as_str(),
-        json!({"skills": ["arduino"]}),
-    )
-    .await;
+    save_profile(&base, &grace, json!({"skills": ["arduino"]})).await;
     let ada = token(&base, "ada@example.org").await;
     let bob = token(&base, "bob@example.org").await;
 
@@ -1030,14 +1018,7 @@ async fn an_organizer_runs_queues_and_sees_the_numbers_move() {
         .unwrap();
     click(&mentor, "#my-queues input[value='1']").await;
     click(&mentor, "#my-queues-save").await;
-    mentor
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::XPath(
-            "//div[contains(@class,'toast') and contains(., 'Saved your queues')]",
-        ))
-        .await
-        .unwrap();
+    toast_saying(&mentor, "Saved your queues").await;
     mentor
         .wait()
         .at_most(WAIT)
@@ -1120,17 +1101,7 @@ async fn an_organizer_runs_queues_and_sees_the_numbers_move() {
 
     // A download from the page (it fetches with the token).
     click(&manager, "#exports button[data-export='tickets.csv']").await;
-    let toast = manager
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::XPath(
-            "//div[contains(@class,'toast') and contains(., 'Downloaded tickets.csv')]",
-        ))
-        .await
-        .expect("the download is reported")
-        .text()
-        .await
-        .unwrap();
+    let toast = toast_saying(&manager, "Downloaded tickets.csv").await;
     let bytes: u64 = toast
         .split('(')
         .nth(1)

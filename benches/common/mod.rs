@@ -193,6 +193,15 @@ pub fn machine() -> String {
     )
 }
 
+/// A loopback port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub async fn get(client: &reqwest::Client, url: String, token: &str) -> Value {
     let response = client.get(url).bearer_auth(token).send().await.expect("request");
     assert!(response.status().is_success(), "{}", response.status());
@@ -287,7 +296,8 @@ pub async fn try_ws_connect(
     // tungstenite zeroes its whole free read buffer before every read: at the default
     // 128 KiB that was a third of the bench client's CPU, at 8 KiB still 13 % of its
     // user time. The frames measured here are under 1 KiB.
-    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(2 * 1024);
+    let config =
+        tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(2 * 1024);
     tokio_tungstenite::client_async_with_config(format!("{}{extra}", ws_url(base, token)), tcp, Some(config))
         .await
         .map(|(ws, _)| ws)
