@@ -257,7 +257,18 @@ async fn run() {
             let fds = std::fs::read_dir(format!("/proc/{}/fd", server.pid))
                 .map(|d| d.count())
                 .unwrap_or(0);
-            eprintln!("server holds {fds} open files after the storm");
+            let metrics = reqwest::get(format!("{}/metrics", server.base))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let open = metrics
+                .lines()
+                .find(|l| l.starts_with("mentorq_ws_connections "))
+                .unwrap_or("mentorq_ws_connections ?")
+                .to_string();
+            eprintln!("server holds {fds} open files after the storm; {open}");
             stop_tx.send(true).unwrap();
             writer.await.unwrap();
             let mut all = Report::default();

@@ -797,7 +797,9 @@ $("calendar-rotate").onclick = async () => {
   catch (err) { toast(err.message); }
 };
 $("search-form").onsubmit = (e) => { e.preventDefault(); search().catch((er) => { $("booking-error").textContent = er.message; }); };
-// Ages ("waiting 12 min") move on by themselves.
-setInterval(() => { if (state.user && state.queue) render(); }, 30000);
+// Ages ("waiting 12 min") move on by themselves, and the queues' counts (which also
+// move with tickets a participant is not shown) are re-read.
+setInterval(() => { if (state.user && state.queue) { render(); refreshQueueSoon(); } }, 30000);
+document.addEventListener("visibilitychange", () => { if (!document.hidden && state.user && state.queue) refreshQueueSoon(); });
 
 if (state.access && state.user) { loadMe().then(showApp).catch(() => showLogin()); } else { showLogin(); }
