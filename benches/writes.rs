@@ -4,7 +4,8 @@
 //! `cargo bench --bench writes` (`MENTORQ_BENCH_SECONDS`, default 5 per run;
 //! `MENTORQ_BENCH_CONCURRENCY`, default `1,16,64`). With `MENTORQ_BENCH_NOTIFY=1` the
 //! server also has three webhook endpoints (two answering 200, one down) and e-mail on
-//! (Debian's aiosmtpd, started here): every claim e-mails the ticket's owner. With
+//! (Debian's aiosmtpd, started here): every claim e-mails the ticket's owner
+//! (`MENTORQ_BENCH_NOTIFY=webhooks` or `=email` for one channel alone). With
 //! `MENTORQ_BENCH_OPEN=N` each run starts with N OPEN tickets already waiting (opened
 //! untimed), so the cost of a write can be compared across queue lengths.
 
@@ -59,10 +60,13 @@ async fn ok_endpoint() -> u16 {
 async fn run() {
     let seconds: u64 = env_number("MENTORQ_BENCH_SECONDS", 5);
     let waiting: usize = env_number("MENTORQ_BENCH_OPEN", 0);
-    let notify = env_number::<u8>("MENTORQ_BENCH_NOTIFY", 0) == 1;
+    // `1`: webhooks and e-mail; `webhooks` or `email`: only that channel.
+    let channels = std::env::var("MENTORQ_BENCH_NOTIFY").unwrap_or_default();
+    let hooks_on = channels == "1" || channels == "webhooks";
+    let email_on = channels == "1" || channels == "email";
     let mut extra: Vec<(String, String)> = Vec::new();
     let mut _smtp: Option<(KillOnDrop, tempfile::TempDir)> = None;
-    if notify {
+    if hooks_on {
         let (a, b, down) = (ok_endpoint().await, ok_endpoint().await, free_port());
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         let hooks: Vec<String> = [a, b, down]
@@ -70,6 +74,8 @@ async fn run() {
             .map(|p| format!(r#"{{url = "http://127.0.0.1:{p}/hook", secret = "{secret}"}}"#))
             .collect();
         extra.push(("MENTORQ__WEBHOOKS".into(), format!("[{}]", hooks.join(", "))));
+    }
+    if email_on {
         let smtp = free_port();
         let maildir = tempfile::tempdir().unwrap();
         let child = std::process::Command::new("/usr/bin/python3")
@@ -97,10 +103,11 @@ async fn run() {
         "writes: {} | {seconds} s per run, runs per level: {} | {waiting} OPEN tickets waiting | notifications: {}",
         machine(),
         runs(),
-        if notify {
-            "3 webhooks (1 down) + e-mail"
-        } else {
-            "none"
+        match (hooks_on, email_on) {
+            (true, true) => "3 webhooks (1 down) + e-mail",
+            (true, false) => "3 webhooks (1 down)",
+            (false, true) => "e-mail",
+            (false, false) => "none",
         }
     );
     println!(
