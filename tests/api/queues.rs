@@ -402,12 +402,37 @@ async fn available_means_connected_present_staffing_and_not_in_a_session() {
     ws.close().await;
 }
 
+/// Waits until the queue's owner reports `mentor` as `status` (`/api/mentors/online/`,
+/// asked by someone whose requests are no sign of that mentor's life): connections are
+/// reported to it a moment after they open or close, and a test moving the clock must
+/// not move it before.
+async fn until_seen_as(app: &TestApp, asker: &Login, mentor: u64, status: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let online = app.get("/api/mentors/online/", &asker.access).await;
+        let now = online.body.as_array().and_then(|all| {
+            all.iter()
+                .find(|m| m["id"] == mentor)
+                .map(|m| m["status"].clone())
+        });
+        if now.as_ref().is_some_and(|s| s == status) {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "mentor {mentor} is {now:?}, not {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 #[actix_web::test]
 async fn a_stale_claim_is_released_once_and_a_mentor_back_in_time_keeps_it() {
     let (app, clock) = clocked(|c| c.queue.claim_release_seconds = 600).await;
     let ada = app.hacker("Ada").await;
     let bob = app.hacker("Bob").await;
     let grace = app.mentor("Grace").await;
+    let director = app.director().await;
     let first = app.open_ticket(&ada, "first", json!({})).await;
     let second = app.open_ticket(&bob, "second", json!({})).await;
     let (first, second) = (first["id"].as_u64().unwrap(), second["id"].as_u64().unwrap());
@@ -415,13 +440,14 @@ async fn a_stale_claim_is_released_once_and_a_mentor_back_in_time_keeps_it() {
     // Grace claims the second ticket over a connection, then leaves.
     let mut mentor_ws = app.ws(&grace, None).await;
     mentor_ws.next_of("snapshot").await;
+    until_seen_as(&app, &director, grace.id, "available").await;
     app.change_ticket(&grace, second, json!({"status": "CLAIMED"}))
         .await;
     mentor_ws.close().await;
     let mut owner_ws = app.ws(&bob, None).await;
     owner_ws.next_of("snapshot").await;
-    // Leaving is noticed by the Hub a moment after the close; let it.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Leaving is noticed a moment after the close; the clock moves only once it is.
+    until_seen_as(&app, &director, grace.id, "offline").await;
 
     clock.advance(Duration::seconds(599));
     let held = app.get(&format!("/api/tickets/{second}/"), &bob.access).await;
@@ -449,9 +475,10 @@ async fn a_stale_claim_is_released_once_and_a_mentor_back_in_time_keeps_it() {
     clock.advance(Duration::seconds(500));
     let mut back = app.ws(&grace, None).await;
     back.next_of("snapshot").await;
+    until_seen_as(&app, &director, grace.id, "available").await;
     clock.advance(Duration::seconds(500));
     back.close().await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    until_seen_as(&app, &director, grace.id, "offline").await;
     clock.advance(Duration::seconds(500));
     app.get("/api/tickets/", &grace.access).await;
     clock.advance(Duration::seconds(500));
