@@ -250,8 +250,7 @@ async fn run() {
                 );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            // Settled: the replays are done and the writer has gone on a while (the
-            // server gives freed memory back every 10 s).
+            // Settled: the replays are done and the writer has gone on a while.
             tokio::time::sleep(Duration::from_secs(12)).await;
             let rss_after = rss_kib(server.pid);
             let fds = std::fs::read_dir(format!("/proc/{}/fd", server.pid))

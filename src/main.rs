@@ -127,7 +127,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ),
         Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
     }
-    give_back_freed_memory_periodically();
     let host = config.http.host.clone();
     let app = mentorq::Application::build(config).await?;
     stop_on_signals(app.handle())?;
@@ -268,25 +267,6 @@ fn raise_open_file_limit() -> std::io::Result<u64> {
         }
     }
     Ok(limit.rlim_cur)
-}
-
-/// Every 10 s, returns memory freed since to the OS (`malloc_trim`). Each thread's
-/// glibc arena otherwise keeps what a burst used: after 10,000 clients reconnected at
-/// once, RSS stayed 60 % above its level before (BENCHMARKS.md, reconnect_storm).
-fn give_back_freed_memory_periodically() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    std::thread::Builder::new()
-        .name("mentorq-trim".into())
-        .spawn(|| loop {
-            std::thread::sleep(std::time::Duration::from_secs(10));
-            // SAFETY: malloc_trim only releases free heap pages; it takes the arenas'
-            // own locks.
-            unsafe {
-                libc::malloc_trim(0);
-            }
-        })
-        .map(|_| ())
-        .unwrap_or_else(|error| tracing::warn!(%error, "no memory-trimming thread"));
 }
 
 /// Makes glibc serve every allocation of 1 MiB or more with its own mapping, given

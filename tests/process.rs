@@ -792,36 +792,6 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_write_with_a_new_
     assert_ne!(first["epoch"], old_epoch.as_str());
 }
 
-/// A webhook receiver on `port` that answers 200 and keeps each (webhook-id, body).
-fn webhook_receiver(port: u16) -> std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>> {
-    use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>> = Default::default();
-    let shared = got.clone();
-    let server = HttpServer::new(move || {
-        let shared = shared.clone();
-        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-            let shared = shared.clone();
-            async move {
-                let id = req
-                    .headers()
-                    .get("webhook-id")
-                    .map(|v| v.to_str().unwrap().to_string())
-                    .unwrap_or_default();
-                shared
-                    .lock()
-                    .unwrap()
-                    .push((id, serde_json::from_slice(&body).unwrap_or(Value::Null)));
-                HttpResponse::Ok().finish()
-            }
-        }))
-    })
-    .workers(1)
-    .bind(("127.0.0.1", port))
-    .unwrap();
-    actix_web::rt::spawn(server.run());
-    got
-}
-
 #[actix_web::test]
 async fn webhook_deliveries_pending_at_a_sigkill_are_delivered_after_the_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -866,14 +836,15 @@ async fn webhook_deliveries_pending_at_a_sigkill_are_delivered_after_the_restart
     server.signal("KILL");
     drop(server);
 
-    let got = webhook_receiver(port);
+    let receiver = support::webhooks::receiver_on(port, Vec::new());
     let _server = start(dir.path());
     let deadline = Instant::now() + Duration::from_secs(20);
     let delivered = loop {
         let mut by_id: std::collections::BTreeMap<String, Value> = Default::default();
-        for (id, body) in got.lock().unwrap().iter() {
-            if let Some(earlier) = by_id.insert(id.clone(), body.clone()) {
-                assert_eq!(&earlier, body, "a repeat carries the same id and body");
+        for r in receiver.script.lock().unwrap().got.iter() {
+            let id = r.id.clone().expect("a webhook-id");
+            if let Some(earlier) = by_id.insert(id, r.body.clone()) {
+                assert_eq!(earlier, r.body, "a repeat carries the same id and body");
             }
         }
         if by_id.len() >= acknowledged.len() || Instant::now() > deadline {
@@ -893,11 +864,13 @@ async fn webhook_deliveries_pending_at_a_sigkill_are_delivered_after_the_restart
         tickets, acknowledged,
         "every acknowledged ticket, once each, in order"
     );
-    let arrival: Vec<u64> = got
+    let arrival: Vec<u64> = receiver
+        .script
         .lock()
         .unwrap()
+        .got
         .iter()
-        .map(|(_, b)| b["seq"].as_u64().unwrap())
+        .map(|r| r.body["seq"].as_u64().unwrap())
         .collect();
     assert!(
         arrival.windows(2).all(|w| w[0] <= w[1]),

@@ -131,10 +131,9 @@ impl Line {
 
     /// How many OPEN tickets come before `id` (OPEN or not, in the line or not).
     pub fn before(&self, id: TicketId) -> usize {
-        match self.slot(id) {
-            Ok(slot) => self.prefix(slot - 1),
-            Err(slot) => self.prefix(slot - 1),
-        }
+        // Its own slot, or the one it would take: either way the slots before it.
+        let (Ok(slot) | Err(slot)) = self.slot(id);
+        self.prefix(slot - 1)
     }
 
     /// The OPEN tickets from `from` on (inclusive), each with its place.

@@ -17,6 +17,8 @@ mod queue;
 mod queues;
 mod realtime;
 mod scheduling;
+#[path = "../support/mod.rs"]
+mod support;
 mod tickets;
 mod users;
 mod webhooks;

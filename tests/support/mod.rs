@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod webhooks;
+
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
