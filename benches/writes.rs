@@ -13,19 +13,25 @@ mod common;
 
 use common::*;
 use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 fn main() {
     client_runtime().block_on(run());
 }
 
-/// A minimal HTTP/1.1 endpoint that answers every request 200 (keep-alive).
-async fn ok_endpoint() -> u16 {
+/// A minimal HTTP/1.1 endpoint that answers every request 200 (keep-alive), counting
+/// the requests it has answered.
+async fn ok_endpoint() -> (u16, Arc<AtomicU64>) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let answered = Arc::new(AtomicU64::new(0));
+    let counter = answered.clone();
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
+            let counter = counter.clone();
             tokio::spawn(async move {
                 let mut reader = BufReader::new(socket);
                 loop {
@@ -50,11 +56,17 @@ async fn ok_endpoint() -> u16 {
                     if reader.get_mut().write_all(reply).await.is_err() {
                         return;
                     }
+                    counter.fetch_add(1, Ordering::Relaxed);
                 }
             });
         }
     });
-    port
+    (port, answered)
+}
+
+/// Requests answered by the endpoints so far, all together.
+fn answered(endpoints: &[Arc<AtomicU64>]) -> u64 {
+    endpoints.iter().map(|e| e.load(Ordering::Relaxed)).sum()
 }
 
 async fn run() {
@@ -66,8 +78,10 @@ async fn run() {
     let email_on = channels == "1" || channels == "email";
     let mut extra: Vec<(String, String)> = Vec::new();
     let mut _smtp: Option<(KillOnDrop, tempfile::TempDir)> = None;
+    let mut endpoints = Vec::new();
     if hooks_on {
-        let (a, b, down) = (ok_endpoint().await, ok_endpoint().await, free_port());
+        let ((a, a_count), (b, b_count), down) = (ok_endpoint().await, ok_endpoint().await, free_port());
+        endpoints = vec![a_count, b_count];
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         let hooks: Vec<String> = [a, b, down]
             .iter()
@@ -111,8 +125,18 @@ async fn run() {
         }
     );
     println!(
-        "{:>5} {:>3} {:>10} {:>9} {:>9} {:>9} {:>12} {:>12} {:>10}",
-        "conc", "run", "acks/s", "p50 ms", "p99 ms", "max ms", "server us/ack", "bench cpu %", "smtp cpu %"
+        "{:>5} {:>3} {:>10} {:>9} {:>9} {:>9} {:>12} {:>12} {:>10} {:>13} {:>9}",
+        "conc",
+        "run",
+        "acks/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "server us/ack",
+        "bench cpu %",
+        "smtp cpu %",
+        "hooks in run",
+        "drain s"
     );
     let levels = env_list("MENTORQ_BENCH_CONCURRENCY", "1,16,64");
     for concurrency in levels {
@@ -137,6 +161,7 @@ async fn run() {
                 cpu_seconds(std::process::id()),
                 smtp_pid.map(cpu_seconds).unwrap_or(0.0),
             );
+            let hooks_before = answered(&endpoints);
             let started = Instant::now();
             let workers: Vec<_> = (0..concurrency)
                 .map(|_| {
@@ -182,15 +207,32 @@ async fn run() {
             let server_cpu = cpu_seconds(server.pid) - cpu_before.0;
             let bench_cpu = cpu_seconds(std::process::id()) - cpu_before.1;
             let smtp_cpu = smtp_pid.map(cpu_seconds).unwrap_or(0.0) - cpu_before.2;
+            // Deliveries trail the writes when the machine is busy (the senders run at a
+            // lower priority): the share of a run's webhooks sent during it, and how long
+            // the rest took once the writes stopped (until 300 ms pass with none).
+            let hooks_in_run = answered(&endpoints) - hooks_before;
+            let drained = Instant::now();
+            let mut last = (answered(&endpoints), Instant::now());
+            while hooks_on && last.1.elapsed() < Duration::from_millis(300) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let now = answered(&endpoints);
+                if now != last.0 {
+                    last = (now, Instant::now());
+                }
+            }
+            let hooks_total = last.0 - hooks_before;
+            let drain = (last.1 - drained).as_secs_f64();
             latencies.sort_by(f64::total_cmp);
             let rate = latencies.len() as f64 / elapsed;
             let (p50, p99) = (pct(&latencies, 50.0), pct(&latencies, 99.0));
             println!(
-                "{concurrency:>5} {run:>3} {rate:>10.0} {p50:>9.2} {p99:>9.2} {:>9.2} {:>12.1} {:>12.0} {:>10.0}",
+                "{concurrency:>5} {run:>3} {rate:>10.0} {p50:>9.2} {p99:>9.2} {:>9.2} {:>12.1} {:>12.0} {:>10.0} {:>12.0}% {:>9.2}",
                 pct(&latencies, 100.0),
                 server_cpu * 1e6 / latencies.len() as f64,
                 bench_cpu * 100.0 / elapsed,
                 smtp_cpu * 100.0 / elapsed,
+                hooks_in_run as f64 * 100.0 / hooks_total.max(1) as f64,
+                drain,
             );
             rates.push(rate);
             p50s.push(p50);

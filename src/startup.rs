@@ -56,8 +56,15 @@ impl Application {
         store.retain_events(config.realtime.retain_events)?;
 
         // Each actor runs on its own thread (arbiter); the HTTP workers reach them by
-        // address. Order matters only for who needs whose address.
-        let arbiters = [Arbiter::new(), Arbiter::new(), Arbiter::new(), Arbiter::new()];
+        // address. Order matters only for who needs whose address. The last thread is
+        // the notification senders'.
+        let arbiters = [
+            Arbiter::new(),
+            Arbiter::new(),
+            Arbiter::new(),
+            Arbiter::new(),
+            background_arbiter(),
+        ];
         let session_actor = SessionActor::load(
             store.clone(),
             clock.clone(),
@@ -137,14 +144,16 @@ impl Application {
         .with_hub(hub.clone().recipient());
         let users = UserActor::start_in_arbiter(&arbiters[3].handle(), move |_| users_actor);
         // The notification senders read the durable log from their stored cursors.
+        // They run on a thread of their own at a lower scheduling priority, so that
+        // on a busy machine requests come first and deliveries take the idle time.
         for hook in config.webhooks.clone() {
-            arbiters[3].spawn(crate::notify::webhooks::run(hook, notify.clone()));
+            arbiters[4].spawn(crate::notify::webhooks::run(hook, notify.clone()));
         }
         let owners = crate::notify::email::Owners {
             users: users.clone(),
             sessions: sessions.clone(),
         };
-        arbiters[3].spawn(crate::notify::email::run(config.email.clone(), owners, notify));
+        arbiters[4].spawn(crate::notify::email::run(config.email.clone(), owners, notify));
         let idempotency_actor = IdempotencyActor::load(store.clone(), clock.clone())?;
         let idempotency =
             IdempotencyActor::start_in_arbiter(&arbiters[3].handle(), move |_| idempotency_actor);
@@ -318,4 +327,29 @@ pub async fn add_local_user(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     store.close().await?;
     Ok(user)
+}
+
+/// How much lower than the request path the background thread runs (`nice` steps;
+/// Linux's scheduler then gives it about a tenth of a busy core's time, and all of an
+/// idle one).
+const BACKGROUND_NICENESS: libc::c_int = 10;
+
+/// A thread for work that must never compete with requests: the notification senders.
+fn background_arbiter() -> Arbiter {
+    let arbiter = Arbiter::new();
+    arbiter.spawn_fn(|| {
+        #[cfg(target_os = "linux")]
+        // SAFETY: setpriority only changes the niceness of the calling thread (Linux
+        // keeps one per thread); raising it needs no privilege.
+        unsafe {
+            let thread = libc::gettid() as libc::id_t;
+            if libc::setpriority(libc::PRIO_PROCESS, thread, BACKGROUND_NICENESS) != 0 {
+                tracing::warn!(
+                    error = %std::io::Error::last_os_error(),
+                    "could not lower the notification thread's priority"
+                );
+            }
+        }
+    });
+    arbiter
 }

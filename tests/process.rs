@@ -910,3 +910,46 @@ async fn the_server_raises_its_open_file_limit_and_says_how_many_connections_it_
     let logged = std::fs::read_to_string(log.path()).unwrap();
     assert!(logged.contains("room for about 4032 connections"), "{logged}");
 }
+
+/// The niceness of each of `pid`'s threads, the first thread's first (field 19 of
+/// `/proc/<pid>/task/<tid>/stat`).
+fn thread_niceness(pid: u32) -> Vec<i64> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
+        .map(|stat| {
+            // The fields after the parenthesised name start with field 3 (the state).
+            let rest = &stat[stat.rfind(')').unwrap() + 2..];
+            let tid: u32 = stat.split_whitespace().next().unwrap().parse().unwrap();
+            let nice: i64 = rest.split_whitespace().nth(19 - 3).unwrap().parse().unwrap();
+            (tid, nice)
+        })
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_values()
+        .collect()
+}
+
+/// The notification senders run on a thread of their own, below the request path's
+/// priority, so that on a busy machine deliveries take only the idle time.
+#[tokio::test]
+async fn the_notification_senders_run_on_one_thread_below_the_request_paths_priority() {
+    let server = support::TempServer::start(&[]);
+    // Relative to the niceness the server was started with (its first thread's).
+    let base = thread_niceness(server.child.id())[0];
+    let lowered = (base + 10).min(19);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut niceness = thread_niceness(server.child.id());
+    while !niceness.contains(&lowered) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        niceness = thread_niceness(server.child.id());
+    }
+    assert_eq!(
+        niceness.iter().filter(|n| **n == lowered).count(),
+        1,
+        "{niceness:?}"
+    );
+    assert!(
+        niceness.iter().all(|n| *n == base || *n == lowered),
+        "{niceness:?}"
+    );
+}

@@ -45,6 +45,7 @@ enum Outcome {
 
 struct Sender {
     config: WebhookConfig,
+    target: reqwest::Url,
     key: Vec<u8>,
     client: reqwest::Client,
     wiring: Wiring,
@@ -79,12 +80,23 @@ pub async fn run(config: WebhookConfig, wiring: Wiring) {
         .as_deref()
         .and_then(|s| secret_bytes(s).ok())
         .unwrap_or_default();
+    // Parsed once, not on every request; a configured endpoint is called directly,
+    // never through a proxy named by the environment.
+    let target = match reqwest::Url::parse(&config.url) {
+        Ok(url) => url,
+        Err(error) => {
+            tracing::error!(%error, url = %config.url, "a webhook URL that does not parse: not delivering to it");
+            return;
+        }
+    };
     let client = reqwest::Client::builder()
         .timeout(TIMEOUT)
+        .no_proxy()
         .build()
         .expect("a reqwest client");
     let mut sender = Sender {
         log: wiring.store.event_log(),
+        target,
         config,
         key,
         client,
@@ -143,7 +155,7 @@ impl Sender {
     }
 
     /// The body of `event` in this endpoint's format.
-    fn body(&self, event: &Event) -> Vec<u8> {
+    fn body(&self, event: &Event) -> bytes::Bytes {
         let value = match self.config.format {
             WebhookFormat::Standard => {
                 #[derive(serde::Serialize)]
@@ -159,7 +171,9 @@ impl Sender {
                     seq: event.seq,
                     data: EventData(&event.body, &self.wiring.base),
                 };
-                return serde_json::to_vec(&standard).expect("events serialise to JSON");
+                return serde_json::to_vec(&standard)
+                    .expect("events serialise to JSON")
+                    .into();
             }
             WebhookFormat::Slack => {
                 let name = |q: QueueId| {
@@ -171,7 +185,7 @@ impl Sender {
                 json!({ "text": slack_text(event, name) })
             }
         };
-        value.to_string().into_bytes()
+        value.to_string().into()
     }
 
     /// Sends one event until it is delivered, the endpoint is gone, or its retries run out.
@@ -184,8 +198,11 @@ impl Sender {
         loop {
             let mut request = self
                 .client
-                .post(&self.config.url)
-                .header("content-type", "application/json")
+                .post(self.target.clone())
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    reqwest::header::HeaderValue::from_static("application/json"),
+                )
                 .body(body.clone());
             if self.config.format == WebhookFormat::Standard {
                 let timestamp = self.wiring.clock.now().timestamp();
