@@ -129,6 +129,7 @@ pub fn start(
             outbox,
             client,
             run: 0,
+            held: None,
         })
 }
 
@@ -504,35 +505,44 @@ struct Outgoing {
     client: Addr<ClientActor>,
     /// Bytes handed to the dispatcher since it last found nothing to write.
     run: usize,
+    /// A frame taken from the outbox that would have made the run longer than
+    /// [`BURST`]: handed over first next time.
+    held: Option<Bytes>,
 }
 
-/// After this many bytes in a row the body lets the dispatcher write them out before
-/// giving it more. actix-http copies everything a body has ready into its write buffer
-/// before writing, and the buffer keeps its largest size for the connection's life: a
-/// replay of a few dozen events would otherwise leave every reconnected client holding
-/// tens of KiB more than a connection that never dropped.
-const BURST: usize = 8 * 1024;
+/// The most bytes the body hands the dispatcher in a row before letting it write them
+/// out (a single larger frame goes alone). actix-http copies everything a body has
+/// ready into its write buffer before writing, and keeps that buffer (up to 128 KiB)
+/// for the connection's life: memory a burst has touched stays resident. A replay of a
+/// few dozen events handed over at once would leave every reconnected client holding
+/// tens of KiB more than a connection that never dropped; an event's frame is a few
+/// hundred bytes, so live fan-out is unaffected.
+const BURST: usize = 2 * 1024;
 
 impl futures_util::Stream for Outgoing {
     type Item = Result<Bytes, Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        if self.run >= BURST {
+        let frame = match self.held.take() {
+            Some(frame) => frame,
+            None => match self.outbox.poll_next(cx) {
+                Poll::Ready(Some(frame)) => frame,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => {
+                    self.run = 0;
+                    return Poll::Pending;
+                }
+            },
+        };
+        if self.run > 0 && self.run + frame.len() > BURST {
+            // The dispatcher writes what it has, then polls again.
+            self.held = Some(frame);
             self.run = 0;
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        match self.outbox.poll_next(cx) {
-            Poll::Ready(Some(frame)) => {
-                self.run += frame.len();
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => {
-                self.run = 0;
-                Poll::Pending
-            }
-        }
+        self.run += frame.len();
+        Poll::Ready(Some(Ok(frame)))
     }
 }
 

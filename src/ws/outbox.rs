@@ -21,6 +21,9 @@ pub enum Refused {
     Ended,
 }
 
+/// The most frame slots an empty outbox keeps.
+const KEPT_CAPACITY: usize = 16;
+
 #[derive(Clone)]
 pub struct Outbox(Arc<Mutex<Queue>>);
 
@@ -177,6 +180,12 @@ impl Outbox {
             crate::telemetry::ws_sent().increment(1);
             return Poll::Ready(Some(frame));
         }
+        // Drained after a burst (a replay): give back what the burst grew, so a
+        // reconnected client costs what one that never dropped does. A client keeping
+        // up with live events never queues this many.
+        if queue.frames.capacity() > KEPT_CAPACITY {
+            queue.frames.shrink_to(KEPT_CAPACITY);
+        }
         if let End::Open = queue.end {
             if !queue.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 queue.waker = Some(cx.waker().clone());
@@ -218,6 +227,19 @@ mod tests {
                 Poll::Pending => return (out, false),
             }
         }
+    }
+
+    #[test]
+    fn a_drained_outbox_gives_back_what_a_burst_grew() {
+        let outbox = Outbox::new(1000);
+        let waker = Arc::new(CountingWaker::default());
+        for _ in 0..500 {
+            outbox.push(&Frame::text("replayed")).unwrap();
+        }
+        assert!(outbox.lock().frames.capacity() >= 500);
+        let (frames, ended) = drain(&outbox, &waker);
+        assert_eq!((frames.len(), ended), (500, false));
+        assert!(outbox.lock().frames.capacity() <= KEPT_CAPACITY);
     }
 
     #[test]
