@@ -118,6 +118,11 @@ async fn rest(base: &str, method: reqwest::Method, path: &str, token: Option<&st
     response.json().await.unwrap_or(Value::Null)
 }
 
+/// `GET path` as `token`, which must succeed.
+async fn read(base: &str, path: &str, token: Option<&str>) -> Value {
+    rest(base, reqwest::Method::GET, path, token, Value::Null).await
+}
+
 async fn log_in(page: &Client, base: &str, email: &str) {
     page.goto(base).await.unwrap();
     page.wait()
@@ -496,23 +501,8 @@ async fn a_participant_sees_their_place_first_and_nothing_they_type_is_lost() {
 
     // "You're next" and then the claim: announced to screen readers, kept on screen.
     let ada = token(&base, "ada@example.org").await;
-    let bobs = rest(
-        &base,
-        reqwest::Method::GET,
-        "/api/tickets/",
-        bob["access"].as_str(),
-        json!(null),
-    )
-    .await;
-    let ada_ticket = rest(
-        &base,
-        reqwest::Method::GET,
-        "/api/tickets/",
-        ada["access"].as_str(),
-        json!(null),
-    )
-    .await[0]
-        .clone();
+    let bobs = read(&base, "/api/tickets/", bob["access"].as_str()).await;
+    let ada_ticket = read(&base, "/api/tickets/", ada["access"].as_str()).await[0].clone();
     assert_eq!(ada_ticket["title"], "Borrow checker");
     set_status(&base, &bob, &bobs[0]["id"], "CANCELLED").await;
     until(
@@ -597,12 +587,10 @@ async fn a_participant_sees_their_place_first_and_nothing_they_type_is_lost() {
     );
     click(&phone, "#my-history form.rate button[type='submit']").await;
     toast_saying(&phone, "Thanks for the feedback").await;
-    let feedback = rest(
+    let feedback = read(
         &base,
-        reqwest::Method::GET,
         &format!("/api/feedback/{}/", ada_ticket["id"]),
         ops["access"].as_str(),
-        json!(null),
     )
     .await;
     assert_eq!(feedback["rating"], 3, "{feedback}");
@@ -648,14 +636,7 @@ async fn a_participant_sees_their_place_first_and_nothing_they_type_is_lost() {
         "the dialog to close",
     )
     .await;
-    let none = rest(
-        &base,
-        reqwest::Method::GET,
-        "/api/sessions/",
-        ada["access"].as_str(),
-        json!(null),
-    )
-    .await;
+    let none = read(&base, "/api/sessions/", ada["access"].as_str()).await;
     assert_eq!(none, json!([]), "cancelling the topic dialog books nothing");
     click(&phone, "#booking-days button[data-chunk]").await;
     type_into(&phone, "topic-text", "Lifetimes").await;
@@ -665,28 +646,14 @@ async fn a_participant_sees_their_place_first_and_nothing_they_type_is_lost() {
         session.contains("Grace") && session.contains("60 min") && session.contains("05:00"),
         "{session}"
     );
-    let booked = rest(
-        &base,
-        reqwest::Method::GET,
-        "/api/sessions/",
-        ada["access"].as_str(),
-        json!(null),
-    )
-    .await;
+    let booked = read(&base, "/api/sessions/", ada["access"].as_str()).await;
     assert_eq!(booked[0]["topic"], "Lifetimes");
     assert_eq!(booked[0]["session_length"], 60);
 
     // Settings: e-mail off, the calendar link, the page's own notices.
     click(&phone, "#settings input[data-setting='email']").await;
     toast_saying(&phone, "Notification settings saved").await;
-    let settings = rest(
-        &base,
-        reqwest::Method::GET,
-        "/api/notification-settings/",
-        ada["access"].as_str(),
-        json!(null),
-    )
-    .await;
+    let settings = read(&base, "/api/notification-settings/", ada["access"].as_str()).await;
     assert_eq!(settings["email"], false);
     let link = js(
         &phone,
@@ -851,14 +818,7 @@ async fn a_mentor_works_from_the_board_and_updates_never_reset_the_page() {
     type_into(&desk, "profile-skills", "rust, css").await;
     click(&desk, "#profile-save").await;
     toast_saying(&desk, "Profile saved").await;
-    let me = rest(
-        &base,
-        reqwest::Method::GET,
-        "/api/mentors/me/",
-        grace["access"].as_str(),
-        json!(null),
-    )
-    .await;
+    let me = read(&base, "/api/mentors/me/", grace["access"].as_str()).await;
     assert_eq!(me["skills"], json!(["rust", "css"]));
     assert_eq!(
         me["about_me"], "Compilers and coffee",
@@ -950,12 +910,10 @@ async fn a_mentor_works_from_the_board_and_updates_never_reset_the_page() {
         "one slot left",
     )
     .await;
-    let left = rest(
+    let left = read(
         &base,
-        reqwest::Method::GET,
         &format!("/api/availability/?mentor={}", grace["user"]["id"]),
         grace["access"].as_str(),
-        json!(null),
     )
     .await;
     assert_eq!(left.as_array().unwrap().len(), 1, "{left}");

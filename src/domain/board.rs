@@ -56,12 +56,7 @@ struct Lane {
 
 impl Lane {
     fn service_seconds(&self) -> f64 {
-        let (a, b) = self.service.as_slices();
-        if b.is_empty() {
-            return super::queue::mean_or_default(a);
-        }
-        let samples: Vec<f64> = self.service.iter().copied().collect();
-        super::queue::mean_or_default(&samples)
+        super::queue::mean_or_default(&self.service)
     }
 }
 

@@ -278,7 +278,9 @@ pub const DEFAULT_SERVICE_SECONDS: f64 = 600.0;
 
 /// The mean of measured claim→close times (see `Board`, which keeps the most recent
 /// `SERVICE_SAMPLE`), or [`DEFAULT_SERVICE_SECONDS`] without any.
-pub fn mean_or_default(service_samples: &[f64]) -> f64 {
+pub fn mean_or_default<'a>(
+    service_samples: impl IntoIterator<Item = &'a f64, IntoIter: ExactSizeIterator>,
+) -> f64 {
     mean(service_samples).unwrap_or(DEFAULT_SERVICE_SECONDS)
 }
 
@@ -316,8 +318,10 @@ pub struct Stats {
     pub average_rating: Option<f64>,
 }
 
-fn mean(samples: &[f64]) -> Option<f64> {
-    (!samples.is_empty()).then(|| samples.iter().sum::<f64>() / samples.len() as f64)
+fn mean<'a>(samples: impl IntoIterator<Item = &'a f64, IntoIter: ExactSizeIterator>) -> Option<f64> {
+    let samples = samples.into_iter();
+    let count = samples.len();
+    (count > 0).then(|| samples.sum::<f64>() / count as f64)
 }
 
 /// The nearest-rank percentile `p` (0 < p ≤ 100) of `sorted`.
@@ -372,7 +376,7 @@ pub fn stats<'a>(
         every_rating.push(rating);
     }
     for row in mentors.values_mut() {
-        row.average_rating = ratings.get(row.mentor_email.as_str()).and_then(|r| mean(r));
+        row.average_rating = ratings.get(row.mentor_email.as_str()).and_then(mean);
     }
     let average_claimed = mean(&waits);
     waits.sort_by(f64::total_cmp);

@@ -11,7 +11,7 @@ use crate::domain::QueueId;
 use crate::store::EventLog;
 use serde_json::json;
 use sha2::Digest;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 /// No answer within this long is a failed attempt.
@@ -27,9 +27,8 @@ pub fn cursor_key(url: &str) -> String {
 /// Sets `mentorq_notifications_pending{channel="webhook"}` to the most any endpoint
 /// is behind, after `endpoint` reported `behind`.
 fn report_pending(endpoint: &str, behind: u64) {
-    static BEHIND: std::sync::Mutex<Option<HashMap<String, u64>>> = std::sync::Mutex::new(None);
+    static BEHIND: std::sync::Mutex<BTreeMap<String, u64>> = std::sync::Mutex::new(BTreeMap::new());
     let mut all = BEHIND.lock().expect("pending lock");
-    let all = all.get_or_insert_with(HashMap::new);
     all.insert(endpoint.to_string(), behind);
     let most = all.values().copied().max().unwrap_or(0);
     metrics::gauge!(crate::telemetry::NOTIFICATIONS_PENDING, "channel" => "webhook").set(most as f64);
@@ -156,7 +155,7 @@ impl Sender {
 
     /// The body of `event` in this endpoint's format.
     fn body(&self, event: &Event) -> bytes::Bytes {
-        let value = match self.config.format {
+        let body = match self.config.format {
             WebhookFormat::Standard => {
                 #[derive(serde::Serialize)]
                 struct Standard<'a> {
@@ -165,15 +164,12 @@ impl Sender {
                     seq: u64,
                     data: EventData<'a>,
                 }
-                let standard = Standard {
+                serde_json::to_vec(&Standard {
                     r#type: event.body.kind(),
                     timestamp: crate::api::views::ts(&event.at),
                     seq: event.seq,
                     data: EventData(&event.body, &self.wiring.base),
-                };
-                return serde_json::to_vec(&standard)
-                    .expect("events serialise to JSON")
-                    .into();
+                })
             }
             WebhookFormat::Slack => {
                 let name = |q: QueueId| {
@@ -182,10 +178,10 @@ impl Sender {
                         .cloned()
                         .unwrap_or_else(|| format!("queue {q}"))
                 };
-                json!({ "text": slack_text(event, name) })
+                serde_json::to_vec(&json!({ "text": slack_text(event, name) }))
             }
         };
-        value.to_string().into()
+        body.expect("events serialise to JSON").into()
     }
 
     /// Sends one event until it is delivered, the endpoint is gone, or its retries run out.
