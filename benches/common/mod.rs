@@ -121,8 +121,6 @@ pub fn server_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     }
 }
 
-/// Raises the open-file limit (ten thousand sockets on each side); the server, started
-/// after this, inherits it.
 /// Raises this process's open-file limit (which the servers it starts inherit): to
 /// 100,000 where allowed (root), else the soft limit to the hard one.
 pub fn raise_fd_limit() {
@@ -151,12 +149,12 @@ pub fn rss_kib(pid: u32) -> u64 {
     support::memory_of(pid).0 / 1024
 }
 
-/// The peak resident memory of a process so far in KiB.
 /// CPU seconds (user + system) `pid` has used so far.
 pub fn cpu_seconds(pid: u32) -> f64 {
     support::cpu_seconds(pid)
 }
 
+/// The peak resident memory of a process so far in KiB.
 pub fn hwm_kib(pid: u32) -> u64 {
     support::memory_of(pid).1 / 1024
 }
@@ -251,10 +249,10 @@ pub async fn ws_connect(
     ws_connect_with(base, token, recv_buffer, "").await
 }
 
-/// [`ws_connect`] with `extra` appended to the URL's query (e.g. `&queues=3`).
 /// Loopback addresses the bench clients connect from.
 pub const SOURCE_ADDRESSES: u32 = 8;
 
+/// [`ws_connect`] with `extra` appended to the URL's query (e.g. `&queues=3`).
 pub async fn ws_connect_with(
     base: &str,
     token: &str,
